@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Makefile: the project's entry points.  Builds the modules out of tree with
+# kbuild, lints them, and runs the tests and the demo in a QEMU VM (the host
+# never loads a module).
+#
+#   make            build every module against $(KDIR)
+#   make lint       checkpatch --strict, sparse, a W=1 -Werror build, kernel-doc
+#   make check      build + lint + every kselftest in the VM
+#   make demo       the demo, in the VM
+#   make vm         an interactive shell in the VM
+#   make clean
+
+# The kernel to build against: the running kernel's build directory when it
+# has one, else the newest installed Debian linux-headers-*-amd64.  Never a
+# hard-coded version, so that a Debian point release does not break CI.
+KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+	else ls -v /usr/src 2>/dev/null | \
+	sed -n 's/^linux-headers-\(.*-amd64\)$$/\1/p' | tail -n 1; fi)
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) /usr/src/linux-headers-$(KVER))
+export KVER
+
+# The kernel source package: checkpatch, sparse helpers, kernel-doc and the
+# kselftest harness come from it.  Unpacked once into build/.
+BUILD := $(CURDIR)/build
+SRC_TARBALL ?= $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
+KSRC ?= $(BUILD)/$(basename $(basename $(notdir $(SRC_TARBALL))))
+KSRC_STAMP := $(KSRC)/.unpacked
+
+# Our Kconfig symbols, switched on for the out-of-tree build.
+KCONFIG_OPTS := CONFIG_VFIO_MDEV=m CONFIG_SAMPLE_VFIO_MDEV_MGPU=m \
+		CONFIG_TEST_VFIO_MDEV=m
+KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) $(KCONFIG_OPTS)
+
+SELFTESTS := tools/testing/selftests/vfio-mdev
+VM := tools/testing/vm/run
+
+SOURCES = $(shell git ls-files -co --exclude-standard -- '*.[ch]' \
+	':!:tools/testing/selftests/**/*_test.c' ':!:tools/testing/selftests/**/*.h' \
+	':!:tools/testing/selftests/**/helpers*.c' 2>/dev/null)
+KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
+	$(SELFTESTS)/test_%.c,$(SOURCES))
+
+.PHONY: all modules selftests lint checkpatch sparse werror kerneldoc \
+	check demo vm clean source
+
+all: modules selftests
+
+modules:
+	$(KBUILD) modules
+
+$(KSRC_STAMP): $(SRC_TARBALL)
+	@test -n "$(SRC_TARBALL)" || { echo "linux-source-*.tar.xz missing: apt-get install linux-source-6.1" >&2; exit 1; }
+	mkdir -p $(BUILD)
+	tar -C $(BUILD) -xJf $(SRC_TARBALL)
+	touch $@
+
+source: $(KSRC_STAMP)
+
+selftests: $(KSRC_STAMP)
+	$(MAKE) -C $(SELFTESTS) KSFT_DIR=$(KSRC)/tools/testing/selftests
+
+lint: checkpatch sparse werror kerneldoc
+
+checkpatch: $(KSRC_STAMP)
+	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet --show-types \
+		--ignore FILE_PATH_CHANGES -f $(KERNEL_SOURCES) \
+		$(filter $(SELFTESTS)/%,$(SOURCES))
+
+# sparse checks every file (C=2); any line it prints about our sources fails.
+sparse:
+	$(KBUILD) clean >/dev/null
+	$(KBUILD) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
+	@! grep -E '^$(CURDIR)/.*: (warning|error):' $(BUILD)/sparse.log
+
+werror:
+	$(KBUILD) clean >/dev/null
+	$(KBUILD) W=1 KCFLAGS=-Werror modules
+
+# kernel-doc must parse every comment without a warning, and every exported
+# symbol must have one.
+kerneldoc: $(KSRC_STAMP)
+	$(KSRC)/scripts/kernel-doc -Werror -none $(KERNEL_SOURCES)
+	@tools/testing/check-exports-documented $(KERNEL_SOURCES)
+
+check: lint all
+	tools/testing/run-checks
+
+demo: modules
+	tools/testing/demo
+
+vm: modules
+	$(VM) --interactive
+
+clean:
+	$(KBUILD) clean
+	-$(MAKE) -C $(SELFTESTS) KSFT_DIR=$(KSRC)/tools/testing/selftests clean
