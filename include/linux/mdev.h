@@ -155,8 +155,9 @@ struct mdev_type_attribute {
 
 /**
  * struct mdev_driver - a vendor driver for mediated devices
- * @device_api: string shown by each type's "device_api" file, such as
- *	"vfio-pci"; required
+ * @device_api: string shown by each type's "device_api" file: one of
+ *	"vfio-pci", "vfio-platform", "vfio-amba", "vfio-ccw", "vfio-ap"
+ *	(the VFIO_DEVICE_API_*_STRING values); required
  * @max_instances: when @get_available is NULL: how many instances the parent
  *	holds in total, over all its types
  * @probe: called when an instance is created; sets the instance up (usually
@@ -167,8 +168,10 @@ struct mdev_type_attribute {
  *	created now.  Called under the parent's creation lock, so a value it
  *	returns stays true until the next @probe on that parent.
  * @show_description: (optional) fills the "description" file of @mtype
- * @get_version: (optional) gives @mtype's migration version; the "version"
- *	file exists only when this is set.  Returns 0 or a negative errno.
+ * @get_version: (optional) gives @mtype's migration version.  Returns 0, or
+ *	-EOPNOTSUPP for a type that cannot migrate, or another negative errno.
+ *	A type has a "version" file when this is set and does not return
+ *	-EOPNOTSUPP for it at registration.
  * @version_compatible: (optional) whether an instance of @mtype can accept
  *	migration from a device whose version is @src.  The core calls it only
  *	with a well-formed @src whose common part matches @mtype's.  When NULL,

@@ -76,17 +76,15 @@ u32 mdev_device_api_flag(const char *device_api)
  * @drv: the driver; @drv->device_api and @drv->driver.name must be set
  *
  * The driver is bound to each instance created on a parent registered with
- * it; it is never matched against other devices.  A driver that reports a
- * migration version must use one of the known VFIO device APIs, whose flag
- * forms the version's common part.
+ * it; it is never matched against other devices.  @drv->device_api must be
+ * one of the VFIO device APIs, whose flag also forms the common part of the
+ * migration version.
  *
  * Return: 0 or a negative errno (-EINVAL for a malformed @drv).
  */
 int mdev_register_driver(struct mdev_driver *drv)
 {
-	if (!drv->device_api || !*drv->device_api)
-		return -EINVAL;
-	if (drv->get_version && !mdev_device_api_flag(drv->device_api))
+	if (!drv->device_api || !mdev_device_api_flag(drv->device_api))
 		return -EINVAL;
 
 	drv->driver.bus = &mdev_bus_type;

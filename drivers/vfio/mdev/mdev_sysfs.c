@@ -231,6 +231,16 @@ static int mdev_parse_version(const char *buf, size_t count, u32 *common,
 	return 0;
 }
 
+/* A type has a version file when its driver can tell the type's version. */
+static bool mdev_type_has_version(struct mdev_type *mtype)
+{
+	struct mdev_version version;
+
+	if (!mtype->parent->mdev_driver->get_version)
+		return false;
+	return mdev_type_version(mtype, &version) != -EOPNOTSUPP;
+}
+
 static ssize_t version_show(struct mdev_type *mtype,
 			    struct mdev_type_attribute *attr, char *buf)
 {
@@ -301,7 +311,7 @@ static umode_t mdev_type_core_is_visible(struct kobject *kobj,
 	if (attr == &mdev_type_attr_single_usage_restriction.attr)
 		return mtype->usage_restriction ? attr->mode : 0;
 	if (attr == &mdev_type_attr_version.attr)
-		return drv->get_version ? attr->mode : 0;
+		return mdev_type_has_version(mtype) ? attr->mode : 0;
 	return attr->mode;
 }
 
