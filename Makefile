@@ -42,7 +42,7 @@ KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
 .PHONY: all modules selftests lint checkpatch sparse werror kerneldoc \
-	check demo vm clean source
+	deps check demo vm clean source
 
 all: modules selftests
 
@@ -83,10 +83,18 @@ kerneldoc: $(KSRC_STAMP)
 	$(KSRC)/scripts/kernel-doc -Werror -none $(KERNEL_SOURCES)
 	@tools/testing/check-exports-documented $(KERNEL_SOURCES)
 
-check: lint all
+# check and demo work on a fresh machine: they install the Debian packages
+# first, then start a new make that sees the kernel headers just installed.
+deps:
+	tools/testing/install-deps
+
+check: deps
+	+$(MAKE) lint
+	+$(MAKE) all
 	tools/testing/run-checks
 
-demo: modules
+demo: deps
+	+$(MAKE) modules
 	tools/testing/demo
 
 vm: modules
