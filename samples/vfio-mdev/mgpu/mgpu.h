@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * mgpu.h - definitions shared by the files of the mgpu sample, a mediated
+ * GPU: emulated physical GPUs (mdev parents) partitioned into instances
+ * (mdev devices) that VFIO serves to guests as PCI display devices.
+ *
+ * Files and their jobs:
+ *   mgpu_main.c     module parameters, GPUs as parents, partition profiles as
+ *                   types, VRAM placement, the version rule
+ *   mgpu_config.c   emulated PCI config space
+ *   mgpu_regs.c     the MMIO register BAR: bochs dispi display block, VGA
+ *                   ports, QEMU extended registers, the mgpu control block
+ *   mgpu_vram.c     VRAM: pages on first touch, bulk region access, mmap
+ *   mgpu_irq.c      INTx, MSI and REQ interrupts through eventfds
+ *   mgpu_display.c  display planes: REGION and DMABUF, the dma-buf exporter
+ *   mgpu_vfio.c     the vfio_device_ops glue and the mdev driver
+ *
+ * Documentation/driver-api/mgpu.rst describes the device as a guest sees it.
+ *
+ * Conventions: mgpu_config_*(), mgpu_mmio_rw(), mgpu_regs_reset() and
+ * mgpu_irq_*() are called with mgpu_device.lock held and work on kernel
+ * buffers; mgpu_vram_*() take user buffers and do not need the lock.
+ * mgpu_set_irqs() and mgpu_request() take the lock themselves (the first
+ * copies user data before it), and mgpu_irq_info() needs none.
+ */
+
+#ifndef MGPU_H
+#define MGPU_H
+
+#include <linux/eventfd.h>
+#include <linux/list.h>
+#include <linux/mdev.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <linux/xarray.h>
+
+#define MGPU_NAME		"mgpu"
+#define MGPU_MAX_GPUS		8
+/* A GPU's VRAM is cut into this many equal slices; types take 1, 2, 4 or 8. */
+#define MGPU_SLICES		8
+
+/* ---- PCI identity (what bochs-drm and QEMU's stdvga use) ---------------- */
+#define MGPU_PCI_VENDOR		0x1234
+#define MGPU_PCI_DEVICE		0x1111
+#define MGPU_PCI_SUBVENDOR	0x1b36
+/* subsystem device ID: the profile's number of slices (1, 2, 4 or 8) */
+#define MGPU_PCI_CLASS		0x038000	/* display, other: no legacy VGA */
+#define MGPU_PCI_REVISION	0x02		/* >= 2: QEMU extended regs exist */
+
+/* ---- BARs ---------------------------------------------------------------- */
+/*
+ * BAR0: VRAM, 32-bit prefetchable memory, the instance's whole VRAM (a power
+ *       of two), mmap-able; pages are allocated on first touch.
+ * BAR2: MMIO registers, 32-bit non-prefetchable memory, MGPU_MMIO_SIZE bytes,
+ *       accessed through read/write only (not mmap-able).
+ * Other BARs, the ROM BAR and VGA regions are size 0.
+ */
+#define MGPU_VRAM_BAR		VFIO_PCI_BAR0_REGION_INDEX
+#define MGPU_MMIO_BAR		VFIO_PCI_BAR2_REGION_INDEX
+#define MGPU_MMIO_SIZE		0x1000
+
+/*
+ * Region offsets in the device fd, as vfio-pci lays them out: region index
+ * in the bits from MGPU_REGION_SHIFT up, offset in the region below them.
+ * User space should take them from VFIO_DEVICE_GET_REGION_INFO.
+ */
+#define MGPU_REGION_SHIFT	40
+#define MGPU_REGION_OFFSET(index)	((u64)(index) << MGPU_REGION_SHIFT)
+#define MGPU_REGION_OFFSET_MASK	(MGPU_REGION_OFFSET(1) - 1)
+
+/* ---- BAR2 layout (the same as QEMU's stdvga MMIO BAR, plus mgpu's block) -- */
+#define MGPU_MMIO_EDID		0x000	/* 0x400 bytes, EDID blob, read-only */
+#define MGPU_MMIO_EDID_SIZE	0x400
+#define MGPU_EDID_LENGTH	128	/* one EDID 1.4 block, the rest reads 0 */
+#define MGPU_MMIO_VGA		0x400	/* VGA ioports 0x3c0-0x3df, bytes */
+#define MGPU_MMIO_VGA_SIZE	0x20
+#define MGPU_MMIO_DISPI		0x500	/* bochs dispi registers, 16 bit each */
+#define MGPU_MMIO_QEXT		0x600	/* QEMU extended registers */
+#define MGPU_MMIO_QEXT_SIZE	0x8
+#define MGPU_MMIO_CTRL		0x800	/* mgpu control block, 32 bit each */
+
+/* bochs dispi registers: offset MGPU_MMIO_DISPI + (index << 1) */
+enum mgpu_dispi_index {
+	MGPU_DISPI_ID = 0x0,		/* reads 0xb0c5 */
+	MGPU_DISPI_XRES = 0x1,
+	MGPU_DISPI_YRES = 0x2,
+	MGPU_DISPI_BPP = 0x3,		/* 16 or 32 are scanned out */
+	MGPU_DISPI_ENABLE = 0x4,	/* bit 0: enabled */
+	MGPU_DISPI_BANK = 0x5,
+	MGPU_DISPI_VIRT_WIDTH = 0x6,
+	MGPU_DISPI_VIRT_HEIGHT = 0x7,
+	MGPU_DISPI_X_OFFSET = 0x8,
+	MGPU_DISPI_Y_OFFSET = 0x9,
+	MGPU_DISPI_VIDEO_MEMORY_64K = 0xa,	/* read-only: VRAM / 64 KiB */
+	MGPU_DISPI_REGS
+};
+
+#define MGPU_DISPI_ID5		0xb0c5
+#define MGPU_DISPI_ENABLED	0x01
+
+/* QEMU extended registers: offset from MGPU_MMIO_QEXT */
+#define MGPU_QEXT_SIZE		0x0	/* read-only: MGPU_MMIO_QEXT_SIZE */
+#define MGPU_QEXT_ENDIAN	0x4	/* 0x1e1e1e1e little, 0xbebebebe big */
+#define MGPU_QEXT_LITTLE	0x1e1e1e1e
+#define MGPU_QEXT_BIG		0xbebebebe
+
+/* mgpu control block: offset from MGPU_MMIO_CTRL, 32-bit accesses */
+#define MGPU_CTRL_ID		0x00	/* read-only: MGPU_CTRL_ID_VALUE */
+#define MGPU_CTRL_ID_VALUE	0x5550474d	/* "MGPU" */
+#define MGPU_CTRL_SLICES	0x04	/* read-only: slices of the profile */
+#define MGPU_CTRL_IRQ_STATUS	0x08	/* pending causes; write 1 to clear */
+#define MGPU_CTRL_IRQ_ENABLE	0x0c	/* causes that interrupt, rw */
+#define MGPU_CTRL_IRQ_RAISE	0x10	/* write: set these status bits */
+#define MGPU_CTRL_SCRATCH	0x14	/* rw, no effect */
+#define MGPU_CTRL_SIZE		0x18
+
+/*
+ * An interrupt is asserted while (IRQ_STATUS & IRQ_ENABLE) != 0.  It is
+ * delivered as MSI vector 0 when MSI is enabled in config space, else as
+ * INTx unless PCI_COMMAND_INTX_DISABLE is set.  INTx is level-triggered and
+ * automasked (VFIO semantics): it is signalled once, masked, and signalled
+ * again on unmask if still asserted.  With no eventfd configured an
+ * interrupt only sets status bits (and PCI_STATUS_INTERRUPT): never a crash.
+ */
+
+/* ---- Config space --------------------------------------------------------- */
+#define MGPU_CFG_MSI_CAP	0x50	/* the only capability: 64-bit MSI */
+
+/* ---- Profiles (types) ------------------------------------------------------ */
+
+/**
+ * struct mgpu_profile - a partition profile, one mdev type per GPU
+ * @sysfs_name: type name suffix: "eighth", "quarter", "half" or "full"
+ * @name: human name for the type's "name" file
+ * @slices: VRAM slices (of MGPU_SLICES) the profile takes
+ * @heads: display heads
+ * @max_width: largest horizontal resolution accepted
+ * @max_height: largest vertical resolution accepted
+ * @usage: single usage restriction: fractional profiles are single-usage
+ */
+struct mgpu_profile {
+	const char *sysfs_name;
+	const char *name;
+	unsigned int slices;
+	unsigned int heads;
+	unsigned int max_width;
+	unsigned int max_height;
+	enum mdev_usage_restriction usage;
+};
+
+extern const struct mgpu_profile mgpu_profiles[];
+extern const unsigned int mgpu_nr_profiles;
+
+/**
+ * struct mgpu_type - one profile offered by one GPU
+ * @type: the mdev type
+ * @profile: the profile
+ */
+struct mgpu_type {
+	struct mdev_type type;
+	const struct mgpu_profile *profile;
+};
+
+/**
+ * struct mgpu_gpu - an emulated physical GPU, registered as an mdev parent
+ * @dev: the parent device (class "mgpu", named mgpu<index>)
+ * @parent: the mdev parent
+ * @index: the GPU's number
+ * @vram_size: bytes of VRAM
+ * @stream_version: version of the migration stream this GPU's firmware
+ *	speaks (module parameter); part of every type's version string
+ * @types: one per profile
+ * @type_ptrs: the array given to mdev_register_parent()
+ * @lock: protects @slices_used
+ * @slices_used: bitmap of VRAM slices held by instances
+ */
+struct mgpu_gpu {
+	struct device dev;
+	struct mdev_parent parent;
+	unsigned int index;
+	u64 vram_size;
+	unsigned int stream_version;
+	struct mgpu_type *types;
+	struct mdev_type **type_ptrs;
+	struct mutex lock;	/* protects slices_used */
+	unsigned long slices_used;
+};
+
+/**
+ * struct mgpu_irq_state - interrupt delivery of one instance
+ * @intx: eventfd of VFIO_PCI_INTX_IRQ_INDEX, or NULL
+ * @msi: eventfd of MSI vector 0, or NULL
+ * @req: eventfd of VFIO_PCI_REQ_IRQ_INDEX, or NULL
+ * @intx_masked: INTx masked (by user space, or automasked after firing)
+ * @msi_sent: causes already signalled as MSI: a message is edge-triggered,
+ *	it goes out when a cause becomes asserted, not while it stays so
+ */
+struct mgpu_irq_state {
+	struct eventfd_ctx *intx;
+	struct eventfd_ctx *msi;
+	struct eventfd_ctx *req;
+	bool intx_masked;
+	u32 msi_sent;
+};
+
+/**
+ * struct mgpu_regs - the MMIO register file of one instance
+ * @dispi: bochs dispi registers
+ * @vga: VGA ioport bytes (only stored, no VGA emulation)
+ * @endian: QEMU extended endianness register
+ * @irq_status: MGPU_CTRL_IRQ_STATUS
+ * @irq_enable: MGPU_CTRL_IRQ_ENABLE
+ * @scratch: MGPU_CTRL_SCRATCH
+ * @edid: the EDID block at MGPU_MMIO_EDID, built by mgpu_regs_reset()
+ */
+struct mgpu_regs {
+	u16 dispi[MGPU_DISPI_REGS];
+	u8 vga[MGPU_MMIO_VGA_SIZE];
+	u32 endian;
+	u32 irq_status;
+	u32 irq_enable;
+	u32 scratch;
+	u8 edid[MGPU_EDID_LENGTH];
+};
+
+/**
+ * struct mgpu_device - one instance: a mediated GPU partition
+ * @vdev: the VFIO device
+ * @mdev: the mdev it serves
+ * @gpu: the GPU it is carved from
+ * @profile: its profile
+ * @first_slice: the first VRAM slice it holds
+ * @vram_size: bytes of VRAM (BAR0 size)
+ * @lock: protects @config, @bar, @regs, @irq, @dmabufs and @next_dmabuf_id
+ * @config: config space as the guest sees it
+ * @bar: BAR values as written (before masking with the size)
+ * @regs: the register BAR's state
+ * @irq: interrupt eventfds, INTx mask and MSI edge state
+ * @dmabufs: exported display dma-bufs (struct mgpu_dmabuf)
+ * @next_dmabuf_id: the last plane id handed out; ids start at 1, 0 means
+ *	no plane (mgpu_display_init() zeroes it)
+ * @vram: VRAM pages by page index, allocated on first touch; its own lock
+ *	makes the fault and bulk paths independent of @lock
+ * @opener_mm: the mm of the process that opened the device (grabbed with
+ *	mmgrab()), for the single usage restriction; NULL while closed.  Under
+ *	the open-instance lock of mgpu_vfio.c, not @lock.
+ * @open_node: entry in the list of open instances, under the same lock
+ */
+struct mgpu_device {
+	struct vfio_device vdev;
+	struct mdev_device *mdev;
+	struct mgpu_gpu *gpu;
+	const struct mgpu_profile *profile;
+	unsigned int first_slice;
+	u64 vram_size;
+
+	struct mutex lock;	/* protects the fields below up to @vram */
+	u8 config[PCI_CFG_SPACE_SIZE];
+	u32 bar[PCI_STD_NUM_BARS];
+	struct mgpu_regs regs;
+	struct mgpu_irq_state irq;
+	struct list_head dmabufs;
+	u32 next_dmabuf_id;
+
+	struct xarray vram;
+	struct mm_struct *opener_mm;
+	struct list_head open_node;
+};
+
+static inline struct mgpu_device *vdev_to_mgpu(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct mgpu_device, vdev);
+}
+
+static inline struct mgpu_gpu *mdev_type_to_gpu(struct mdev_type *mtype)
+{
+	return container_of(mtype->parent, struct mgpu_gpu, parent);
+}
+
+static inline const struct mgpu_profile *
+mdev_type_to_profile(struct mdev_type *mtype)
+{
+	return container_of(mtype, struct mgpu_type, type)->profile;
+}
+
+/* mgpu_main.c: the types' callbacks of mgpu_mdev_driver */
+unsigned int mgpu_get_available(struct mdev_type *mtype);
+ssize_t mgpu_show_description(struct mdev_type *mtype, char *buf);
+int mgpu_get_version(struct mdev_type *mtype, struct mdev_version *version);
+bool mgpu_version_compatible(struct mdev_type *mtype,
+			     const struct mdev_version *src);
+
+/* mgpu_main.c: placement */
+int mgpu_place(struct mgpu_gpu *gpu, const struct mgpu_profile *profile,
+	       unsigned int *first_slice);
+void mgpu_unplace(struct mgpu_gpu *gpu, const struct mgpu_profile *profile,
+		  unsigned int first_slice);
+unsigned int mgpu_free_places(struct mgpu_gpu *gpu,
+			      const struct mgpu_profile *profile);
+
+/* mgpu_config.c */
+void mgpu_config_reset(struct mgpu_device *mgpu);
+ssize_t mgpu_config_rw(struct mgpu_device *mgpu, void *buf, size_t count,
+		       loff_t pos, bool write);
+bool mgpu_config_msi_enabled(struct mgpu_device *mgpu);
+bool mgpu_config_intx_disabled(struct mgpu_device *mgpu);
+void mgpu_config_set_intx_status(struct mgpu_device *mgpu, bool asserted);
+
+/*
+ * mgpu_regs.c: @pos is the offset in BAR2.  mgpu_mmio_rw() performs exactly
+ * one access of @count 1, 2 or 4 bytes, naturally aligned (the glue splits
+ * user requests the way vfio_pci_rdwr.c does); it returns @count, or -EINVAL
+ * for a width or alignment the addressed block does not take, or an access
+ * that crosses a block's end.  @buf holds the bytes little-endian, as on PCI.
+ * mgpu_regs_reset() clears the interrupt causes without calling
+ * mgpu_irq_update(): it is one step of a whole-device reset, which resets
+ * config space and interrupt delivery too.
+ */
+void mgpu_regs_reset(struct mgpu_device *mgpu);
+ssize_t mgpu_mmio_rw(struct mgpu_device *mgpu, void *buf, size_t count,
+		     loff_t pos, bool write);
+
+/* mgpu_irq.c */
+void mgpu_irq_update(struct mgpu_device *mgpu);
+void mgpu_irq_reset(struct mgpu_device *mgpu);
+int mgpu_irq_info(struct mgpu_device *mgpu, struct vfio_irq_info *info);
+int mgpu_set_irqs(struct mgpu_device *mgpu, struct vfio_irq_set *hdr,
+		  void __user *data);
+void mgpu_irq_disable_all(struct mgpu_device *mgpu);
+void mgpu_request(struct vfio_device *vdev, unsigned int count);
+
+/*
+ * mgpu_vram.c: @pos and vma->vm_pgoff are relative to the start of BAR0 (the
+ * glue strips the region index from both, and sets vma->vm_pgoff before it
+ * calls mgpu_vram_mmap()).  mgpu_vram_rw() clips an access that runs past the
+ * end of BAR0 and returns the short count; @pos at or after the end is
+ * -EINVAL.  mgpu_vram_mmap() wants MAP_SHARED.  mgpu_vram_init() at probe,
+ * mgpu_vram_free() when the instance goes away: VRAM survives resets and
+ * close.  mgpu_vram_page() returns a page that stays valid until
+ * mgpu_vram_free() without taking a reference, or NULL.
+ */
+void mgpu_vram_init(struct mgpu_device *mgpu);
+void mgpu_vram_free(struct mgpu_device *mgpu);
+struct page *mgpu_vram_page(struct mgpu_device *mgpu, pgoff_t index);
+ssize_t mgpu_vram_rw(struct mgpu_device *mgpu, char __user *ubuf,
+		     size_t count, loff_t pos, bool write);
+int mgpu_vram_mmap(struct mgpu_device *mgpu, struct vm_area_struct *vma);
+
+/* mgpu_vfio.c */
+extern struct mdev_driver mgpu_mdev_driver;
+u64 mgpu_region_size(const struct mgpu_device *mgpu, unsigned int index);
+
+/*
+ * mgpu_display.c: the two ioctls take @arg as the ioctl's user pointer and
+ * take mgpu->lock themselves (call them without it).  mgpu_display_init() at
+ * probe, before the device can be opened; mgpu_display_release() from
+ * close_device (lock held or not: it needs none).  Exported dma-bufs hold
+ * their own page references and never touch mgpu_device, so they may outlive
+ * close and removal.  MODULE_IMPORT_NS(DMA_BUF) is in mgpu_display.c.
+ */
+void mgpu_display_init(struct mgpu_device *mgpu);
+int mgpu_query_gfx_plane(struct mgpu_device *mgpu, unsigned long arg);
+int mgpu_get_gfx_dmabuf(struct mgpu_device *mgpu, unsigned long arg);
+void mgpu_display_release(struct mgpu_device *mgpu);
+
+#endif /* MGPU_H */

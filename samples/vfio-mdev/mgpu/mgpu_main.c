@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mgpu_main.c - the mgpu module: its parameters, the emulated GPUs (class
+ * "mgpu", one mdev parent each), the partition profiles offered as mdev
+ * types, the placement of instances in a GPU's VRAM slices, and the rule
+ * that says which migration versions are compatible.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/ctype.h>
+#include <linux/device.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "mgpu.h"
+
+/* Bounds of the module parameters. */
+#define MGPU_VRAM_MB_MIN	64
+#define MGPU_VRAM_MB_MAX	2048
+#define MGPU_VRAM_MB_DEFAULT	512
+#define MGPU_STREAM_MIN		1
+#define MGPU_STREAM_MAX		255
+
+static unsigned int gpus = 2;
+module_param(gpus, uint, 0444);
+MODULE_PARM_DESC(gpus, "number of emulated GPUs (1-8, default 2)");
+
+static unsigned int vram_mb[MGPU_MAX_GPUS] = {
+	[0 ... MGPU_MAX_GPUS - 1] = MGPU_VRAM_MB_DEFAULT
+};
+
+static unsigned int nr_vram_mb;
+module_param_array(vram_mb, uint, &nr_vram_mb, 0444);
+MODULE_PARM_DESC(vram_mb,
+		 "VRAM of each GPU in MiB: a power of two, 64-2048 (default 512)");
+
+static unsigned int stream_version[MGPU_MAX_GPUS] = {
+	[0 ... MGPU_MAX_GPUS - 1] = MGPU_STREAM_MIN
+};
+
+static unsigned int nr_stream_version;
+module_param_array(stream_version, uint, &nr_stream_version, 0444);
+MODULE_PARM_DESC(stream_version,
+		 "migration stream version of each GPU, 1-255 (default 1)");
+
+/*
+ * The partition profiles.  A profile of k slices takes k contiguous slices
+ * aligned to k, so the profiles nest like buddy blocks and any mix of them
+ * fits exactly into a GPU.
+ */
+const struct mgpu_profile mgpu_profiles[] = {
+	{
+		.sysfs_name = "eighth",
+		.name = "MGPU 1/8 partition",
+		.slices = 1,
+		.heads = 1,
+		.max_width = 1280,
+		.max_height = 1024,
+		.usage = MDEV_USAGE_SINGLE,
+	},
+	{
+		.sysfs_name = "quarter",
+		.name = "MGPU 1/4 partition",
+		.slices = 2,
+		.heads = 1,
+		.max_width = 1920,
+		.max_height = 1200,
+		.usage = MDEV_USAGE_SINGLE,
+	},
+	{
+		.sysfs_name = "half",
+		.name = "MGPU 1/2 partition",
+		.slices = 4,
+		.heads = 2,
+		.max_width = 2560,
+		.max_height = 1600,
+		.usage = MDEV_USAGE_SINGLE,
+	},
+	{
+		.sysfs_name = "full",
+		.name = "MGPU full GPU",
+		.slices = 8,
+		.heads = 4,
+		.max_width = 3840,
+		.max_height = 2160,
+		.usage = MDEV_USAGE_SHARED,
+	},
+};
+
+const unsigned int mgpu_nr_profiles = ARRAY_SIZE(mgpu_profiles);
+
+static struct class mgpu_class = {
+	.name = MGPU_NAME,
+	.owner = THIS_MODULE,
+};
+
+static struct mgpu_gpu *mgpu_gpus[MGPU_MAX_GPUS];
+
+/* ---- Placement -------------------------------------------------------- */
+
+/*
+ * Counts the free blocks of @slices slices that start at a multiple of
+ * @slices, and stores the lowest one's first slice in @first (MGPU_SLICES
+ * when there is none).  Counting only aligned blocks is what makes the
+ * answers of all profiles consistent: a block of any size is either wholly
+ * free or unusable, so no profile is offered room that another one's
+ * placement has already fragmented.
+ */
+static unsigned int mgpu_scan_blocks(struct mgpu_gpu *gpu,
+				     unsigned int slices, unsigned int *first)
+{
+	unsigned int start, nr_free = 0;
+
+	lockdep_assert_held(&gpu->lock);
+	*first = MGPU_SLICES;
+	for (start = 0; start < MGPU_SLICES; start += slices) {
+		unsigned long end = start + slices;
+
+		if (find_next_bit(&gpu->slices_used, end, start) < end)
+			continue;
+		if (!nr_free++)
+			*first = start;
+	}
+	return nr_free;
+}
+
+/**
+ * mgpu_free_places() - how many more instances of a profile fit on a GPU
+ * @gpu: the GPU
+ * @profile: the profile
+ *
+ * Context: takes @gpu->lock.
+ * Return: the number of free, aligned blocks of @profile's size.
+ */
+unsigned int mgpu_free_places(struct mgpu_gpu *gpu,
+			      const struct mgpu_profile *profile)
+{
+	unsigned int first, nr_free;
+
+	mutex_lock(&gpu->lock);
+	nr_free = mgpu_scan_blocks(gpu, profile->slices, &first);
+	mutex_unlock(&gpu->lock);
+	return nr_free;
+}
+
+/**
+ * mgpu_place() - take VRAM slices for an instance
+ * @gpu: the GPU
+ * @profile: the instance's profile
+ * @first_slice: where the first slice taken is stored
+ *
+ * Takes the lowest free block of @profile->slices slices aligned to its
+ * size.
+ *
+ * Context: takes @gpu->lock.
+ * Return: 0, or -ENOSPC when no such block is free.
+ */
+int mgpu_place(struct mgpu_gpu *gpu, const struct mgpu_profile *profile,
+	       unsigned int *first_slice)
+{
+	unsigned int first;
+	int ret = 0;
+
+	mutex_lock(&gpu->lock);
+	if (mgpu_scan_blocks(gpu, profile->slices, &first)) {
+		bitmap_set(&gpu->slices_used, first, profile->slices);
+		*first_slice = first;
+	} else {
+		ret = -ENOSPC;
+	}
+	mutex_unlock(&gpu->lock);
+	return ret;
+}
+
+/**
+ * mgpu_unplace() - give back the VRAM slices of an instance
+ * @gpu: the GPU
+ * @profile: the instance's profile
+ * @first_slice: the first slice that mgpu_place() gave it
+ *
+ * Context: takes @gpu->lock.
+ */
+void mgpu_unplace(struct mgpu_gpu *gpu, const struct mgpu_profile *profile,
+		  unsigned int first_slice)
+{
+	mutex_lock(&gpu->lock);
+	bitmap_clear(&gpu->slices_used, first_slice, profile->slices);
+	mutex_unlock(&gpu->lock);
+}
+
+/* ---- mdev type callbacks ---------------------------------------------- */
+
+/**
+ * mgpu_get_available() - &mdev_driver.get_available: free places of a type
+ * @mtype: the type
+ *
+ * Return: the number of instances of @mtype that fit on its GPU now.
+ */
+unsigned int mgpu_get_available(struct mdev_type *mtype)
+{
+	return mgpu_free_places(mdev_type_to_gpu(mtype),
+				mdev_type_to_profile(mtype));
+}
+
+/**
+ * mgpu_show_description() - &mdev_driver.show_description
+ * @mtype: the type
+ * @buf: the sysfs page
+ *
+ * Return: the length of "vram=<MiB>M heads=<n> max_resolution=<w>x<h>
+ * gpu_share=<slices>/8" and a newline.
+ */
+ssize_t mgpu_show_description(struct mdev_type *mtype, char *buf)
+{
+	const struct mgpu_profile *profile = mdev_type_to_profile(mtype);
+	struct mgpu_gpu *gpu = mdev_type_to_gpu(mtype);
+	u64 vram = gpu->vram_size / MGPU_SLICES * profile->slices;
+
+	return sysfs_emit(buf,
+			  "vram=%lluM heads=%u max_resolution=%ux%u gpu_share=%u/%u\n",
+			  vram >> 20, profile->heads, profile->max_width,
+			  profile->max_height, profile->slices, MGPU_SLICES);
+}
+
+/*
+ * The migration version rule (the ABI that migration relies on).
+ *
+ * A type's version string is "<common>-mgpu-<profile>-s<stream>": the core
+ * puts the vfio-pci flag and MGPU_PCI_VENDOR in <common>; <profile> is the
+ * type's sysfs_name ("eighth", "quarter", "half", "full"); <stream> is the
+ * decimal migration stream version (1-255, no leading zero or sign) of the
+ * GPU that offers the type, set by the stream_version module parameter.
+ *
+ * An instance accepts the state of a source exactly when the source has the
+ * same profile (the same VRAM size, heads and limits: the state fits) and
+ * speaks the same stream version (the state can be parsed).  The GPU index,
+ * the GPU's total VRAM and the instance's placement do not matter.  A vendor
+ * part that is not exactly of this form is incompatible.
+ */
+#define MGPU_VERSION_PREFIX	MGPU_NAME "-"
+#define MGPU_VERSION_STREAM	"-s"
+
+/**
+ * mgpu_get_version() - &mdev_driver.get_version: see the rule above
+ * @mtype: the type
+ * @version: filled with MGPU_PCI_VENDOR and "mgpu-<profile>-s<stream>"
+ *
+ * Return: 0, or -EOVERFLOW if the vendor part does not fit.
+ */
+int mgpu_get_version(struct mdev_type *mtype, struct mdev_version *version)
+{
+	const struct mgpu_profile *profile = mdev_type_to_profile(mtype);
+	struct mgpu_gpu *gpu = mdev_type_to_gpu(mtype);
+	int len;
+
+	version->vendor_id = MGPU_PCI_VENDOR;
+	len = snprintf(version->vendor, sizeof(version->vendor),
+		       MGPU_VERSION_PREFIX "%s" MGPU_VERSION_STREAM "%u",
+		       profile->sysfs_name, gpu->stream_version);
+	return len < sizeof(version->vendor) ? 0 : -EOVERFLOW;
+}
+
+/* A stream version as written by mgpu_get_version(): 1-255, canonical. */
+static int mgpu_parse_stream(const char *s, unsigned int *stream)
+{
+	const char *p;
+
+	if (!*s || *s == '0')
+		return -EINVAL;
+	for (p = s; *p; p++)
+		if (!isdigit(*p))
+			return -EINVAL;
+	if (kstrtouint(s, 10, stream) || *stream > MGPU_STREAM_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Splits a vendor part "mgpu-<profile>-s<stream>" into its profile and
+ * stream version; anything else is -EINVAL.
+ */
+static int mgpu_parse_version(const char *vendor,
+			      const struct mgpu_profile **profile,
+			      unsigned int *stream)
+{
+	const char *name, *tail;
+	size_t name_len;
+	unsigned int i;
+
+	if (!str_has_prefix(vendor, MGPU_VERSION_PREFIX))
+		return -EINVAL;
+	name = vendor + strlen(MGPU_VERSION_PREFIX);
+	tail = strstr(name, MGPU_VERSION_STREAM);
+	if (!tail)
+		return -EINVAL;
+	name_len = tail - name;
+
+	for (i = 0; i < mgpu_nr_profiles; i++) {
+		if (strlen(mgpu_profiles[i].sysfs_name) == name_len &&
+		    !strncmp(mgpu_profiles[i].sysfs_name, name, name_len))
+			break;
+	}
+	if (i == mgpu_nr_profiles)
+		return -EINVAL;
+	*profile = &mgpu_profiles[i];
+
+	return mgpu_parse_stream(tail + strlen(MGPU_VERSION_STREAM), stream);
+}
+
+/**
+ * mgpu_version_compatible() - &mdev_driver.version_compatible
+ * @mtype: the type of the migration target
+ * @src: the version of the source, whose common part the core has checked
+ *
+ * Return: true when @src has @mtype's profile and its GPU's stream version.
+ */
+bool mgpu_version_compatible(struct mdev_type *mtype,
+			     const struct mdev_version *src)
+{
+	const struct mgpu_profile *src_profile;
+	unsigned int src_stream;
+
+	if (mgpu_parse_version(src->vendor, &src_profile, &src_stream))
+		return false;
+	return src_profile == mdev_type_to_profile(mtype) &&
+	       src_stream == mdev_type_to_gpu(mtype)->stream_version;
+}
+
+/* ---- GPUs ------------------------------------------------------------- */
+
+static void mgpu_gpu_release(struct device *dev)
+{
+	struct mgpu_gpu *gpu = container_of(dev, struct mgpu_gpu, dev);
+
+	mutex_destroy(&gpu->lock);
+	kfree(gpu->type_ptrs);
+	kfree(gpu->types);
+	kfree(gpu);
+}
+
+static int mgpu_gpu_init_types(struct mgpu_gpu *gpu)
+{
+	unsigned int i;
+
+	gpu->types = kcalloc(mgpu_nr_profiles, sizeof(*gpu->types),
+			     GFP_KERNEL);
+	gpu->type_ptrs = kcalloc(mgpu_nr_profiles, sizeof(*gpu->type_ptrs),
+				 GFP_KERNEL);
+	if (!gpu->types || !gpu->type_ptrs)
+		return -ENOMEM;
+
+	for (i = 0; i < mgpu_nr_profiles; i++) {
+		struct mgpu_type *type = &gpu->types[i];
+
+		type->profile = &mgpu_profiles[i];
+		type->type.sysfs_name = mgpu_profiles[i].sysfs_name;
+		type->type.pretty_name = mgpu_profiles[i].name;
+		type->type.usage_restriction = mgpu_profiles[i].usage;
+		gpu->type_ptrs[i] = &type->type;
+	}
+	return 0;
+}
+
+/* Creates GPU @index: its class device "mgpu<index>" and its mdev parent. */
+static struct mgpu_gpu *mgpu_gpu_create(unsigned int index)
+{
+	struct mgpu_gpu *gpu;
+	int ret;
+
+	gpu = kzalloc(sizeof(*gpu), GFP_KERNEL);
+	if (!gpu)
+		return ERR_PTR(-ENOMEM);
+
+	gpu->index = index;
+	gpu->vram_size = (u64)vram_mb[index] << 20;
+	gpu->stream_version = stream_version[index];
+	mutex_init(&gpu->lock);
+	device_initialize(&gpu->dev);
+	gpu->dev.class = &mgpu_class;
+	gpu->dev.release = mgpu_gpu_release;
+	/* From here on, put_device() frees everything. */
+
+	ret = mgpu_gpu_init_types(gpu);
+	if (ret)
+		goto out_put;
+
+	ret = dev_set_name(&gpu->dev, MGPU_NAME "%u", index);
+	if (ret)
+		goto out_put;
+
+	ret = device_add(&gpu->dev);
+	if (ret)
+		goto out_put;
+
+	ret = mdev_register_parent(&gpu->parent, &gpu->dev, &mgpu_mdev_driver,
+				   gpu->type_ptrs, mgpu_nr_profiles);
+	if (ret)
+		goto out_del;
+
+	dev_info(&gpu->dev, "%llu MiB VRAM, migration stream version %u\n",
+		 gpu->vram_size >> 20, gpu->stream_version);
+	return gpu;
+
+out_del:
+	device_del(&gpu->dev);
+out_put:
+	put_device(&gpu->dev);
+	return ERR_PTR(ret);
+}
+
+/* Removes every instance of @gpu (waiting for their users), then @gpu. */
+static void mgpu_gpu_destroy(struct mgpu_gpu *gpu)
+{
+	mdev_unregister_parent(&gpu->parent);
+	device_unregister(&gpu->dev);
+}
+
+static void mgpu_destroy_gpus(unsigned int count)
+{
+	while (count--) {
+		mgpu_gpu_destroy(mgpu_gpus[count]);
+		mgpu_gpus[count] = NULL;
+	}
+}
+
+/* ---- Module ----------------------------------------------------------- */
+
+static int mgpu_check_array(const char *param, const unsigned int *values,
+			    unsigned int nr_given, unsigned int min,
+			    unsigned int max, bool pow2)
+{
+	unsigned int i;
+
+	if (nr_given > gpus) {
+		pr_err("%s: %u values given for %u GPUs\n", param, nr_given,
+		       gpus);
+		return -EINVAL;
+	}
+	for (i = 0; i < gpus; i++) {
+		if (values[i] < min || values[i] > max ||
+		    (pow2 && !is_power_of_2(values[i]))) {
+			pr_err("%s: GPU %u: %u is not %s%u-%u\n", param, i,
+			       values[i], pow2 ? "a power of two in " : "",
+			       min, max);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int mgpu_check_params(void)
+{
+	int ret;
+
+	if (gpus < 1 || gpus > MGPU_MAX_GPUS) {
+		pr_err("gpus: %u is not 1-%u\n", gpus, MGPU_MAX_GPUS);
+		return -EINVAL;
+	}
+	ret = mgpu_check_array("vram_mb", vram_mb, nr_vram_mb,
+			       MGPU_VRAM_MB_MIN, MGPU_VRAM_MB_MAX, true);
+	if (ret)
+		return ret;
+	return mgpu_check_array("stream_version", stream_version,
+				nr_stream_version, MGPU_STREAM_MIN,
+				MGPU_STREAM_MAX, false);
+}
+
+static int __init mgpu_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	ret = mgpu_check_params();
+	if (ret)
+		return ret;
+
+	ret = mdev_register_driver(&mgpu_mdev_driver);
+	if (ret)
+		return ret;
+
+	ret = class_register(&mgpu_class);
+	if (ret)
+		goto out_unregister_driver;
+
+	for (i = 0; i < gpus; i++) {
+		mgpu_gpus[i] = mgpu_gpu_create(i);
+		if (IS_ERR(mgpu_gpus[i])) {
+			ret = PTR_ERR(mgpu_gpus[i]);
+			mgpu_gpus[i] = NULL;
+			goto out_destroy_gpus;
+		}
+	}
+	return 0;
+
+out_destroy_gpus:
+	mgpu_destroy_gpus(i);
+	class_unregister(&mgpu_class);
+out_unregister_driver:
+	mdev_unregister_driver(&mgpu_mdev_driver);
+	return ret;
+}
+
+static void __exit mgpu_exit(void)
+{
+	mgpu_destroy_gpus(gpus);
+	class_unregister(&mgpu_class);
+	mdev_unregister_driver(&mgpu_mdev_driver);
+}
+
+module_init(mgpu_init);
+module_exit(mgpu_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Mediated GPU sample: emulated GPUs partitioned into VFIO PCI display devices");
