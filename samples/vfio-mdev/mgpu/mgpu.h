@@ -121,8 +121,11 @@ enum mgpu_dispi_index {
  * delivered as MSI vector 0 when MSI is enabled in config space, else as
  * INTx unless PCI_COMMAND_INTX_DISABLE is set.  INTx is level-triggered and
  * automasked (VFIO semantics): it is signalled once, masked, and signalled
- * again on unmask if still asserted.  With no eventfd configured an
- * interrupt only sets status bits (and PCI_STATUS_INTERRUPT): never a crash.
+ * again on unmask if still asserted.  An MSI is edge-triggered: one message
+ * for causes newly asserted, sent only while PCI_COMMAND_MASTER is set and
+ * an MSI eventfd is installed; until then the causes stay pending and go
+ * out when both are.  With no eventfd configured an interrupt only sets
+ * status bits (and PCI_STATUS_INTERRUPT): never a crash.
  */
 
 /* ---- Config space --------------------------------------------------------- */
@@ -194,8 +197,10 @@ struct mgpu_gpu {
  * @msi: eventfd of MSI vector 0, or NULL
  * @req: eventfd of VFIO_PCI_REQ_IRQ_INDEX, or NULL
  * @intx_masked: INTx masked (by user space, or automasked after firing)
- * @msi_sent: causes already signalled as MSI: a message is edge-triggered,
- *	it goes out when a cause becomes asserted, not while it stays so
+ * @msi_sent: asserted causes already signalled as MSI: a message is
+ *	edge-triggered, it goes out for causes not signalled yet, not while
+ *	they stay asserted; a cause that could not be signalled (no MSI
+ *	eventfd, bus mastering off) is not in it and stays pending
  */
 struct mgpu_irq_state {
 	struct eventfd_ctx *intx;
@@ -305,13 +310,15 @@ void mgpu_config_reset(struct mgpu_device *mgpu);
 ssize_t mgpu_config_rw(struct mgpu_device *mgpu, void *buf, size_t count,
 		       loff_t pos, bool write);
 bool mgpu_config_msi_enabled(struct mgpu_device *mgpu);
+bool mgpu_config_bus_master(struct mgpu_device *mgpu);
 bool mgpu_config_intx_disabled(struct mgpu_device *mgpu);
 void mgpu_config_set_intx_status(struct mgpu_device *mgpu, bool asserted);
 
 /*
  * mgpu_regs.c: @pos is the offset in BAR2.  mgpu_mmio_rw() performs exactly
- * one access of @count 1, 2 or 4 bytes, naturally aligned (the glue splits
- * user requests the way vfio_pci_rdwr.c does); it returns @count, or -EINVAL
+ * one access of @count 1, 2 or 4 bytes, naturally aligned (the glue passes a
+ * user access of these sizes whole, whatever its alignment, and splits other
+ * sizes the way vfio_pci_rdwr.c does); it returns @count, or -EINVAL
  * for a width or alignment the addressed block does not take, or an access
  * that crosses a block's end.  @buf holds the bytes little-endian, as on PCI.
  * mgpu_regs_reset() clears the interrupt causes without calling

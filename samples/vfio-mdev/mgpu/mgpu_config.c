@@ -242,7 +242,10 @@ ssize_t mgpu_config_rw(struct mgpu_device *mgpu, void *buf, size_t count,
 	if (mgpu_ranges_overlap(pos, count, MGPU_BARS_START,
 				MGPU_BARS_END - MGPU_BARS_START))
 		mgpu_bars_refresh(mgpu);
-	/* Clearing INTX_DISABLE or toggling MSI may deliver a pending irq. */
+	/*
+	 * Clearing INTX_DISABLE, setting MASTER or toggling MSI may deliver
+	 * a pending irq.
+	 */
 	if (mgpu_cfg_touches_irq(pos, count))
 		mgpu_irq_update(mgpu);
 	return count;
@@ -259,6 +262,20 @@ bool mgpu_config_msi_enabled(struct mgpu_device *mgpu)
 	lockdep_assert_held(&mgpu->lock);
 	return mgpu_cfg_get(mgpu->config, MGPU_MSI(PCI_MSI_FLAGS), 2) &
 	       PCI_MSI_FLAGS_ENABLE;
+}
+
+/**
+ * mgpu_config_bus_master() - whether the guest enabled bus mastering
+ * @mgpu: the instance, with its lock held
+ *
+ * Without it the function cannot write memory, so it sends no MSI.
+ *
+ * Return: the Bus Master bit of the command register.
+ */
+bool mgpu_config_bus_master(struct mgpu_device *mgpu)
+{
+	lockdep_assert_held(&mgpu->lock);
+	return mgpu_cfg_get(mgpu->config, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
 }
 
 /**

@@ -56,6 +56,25 @@ static void mgpu_intx_deliver(struct mgpu_device *mgpu, bool asserted)
 	irq->intx_masked = true;
 }
 
+/*
+ * MSI: edge-triggered.  A message goes out when an asserted cause has not
+ * been signalled yet, and only when one can: an MSI eventfd is installed
+ * and bus mastering is on (an MSI is a memory write by the function).
+ * Until then the cause stays pending; a cause that is deasserted may be
+ * signalled again when it is asserted again.
+ */
+static void mgpu_msi_deliver(struct mgpu_device *mgpu, u32 asserted)
+{
+	struct mgpu_irq_state *irq = &mgpu->irq;
+
+	irq->msi_sent &= asserted;
+	if (!(asserted & ~irq->msi_sent) || !irq->msi ||
+	    !mgpu_config_bus_master(mgpu))
+		return;
+	eventfd_signal(irq->msi, 1);
+	irq->msi_sent = asserted;
+}
+
 /**
  * mgpu_irq_update() - deliver the control block's interrupt
  * @mgpu: the instance, with its lock held
@@ -63,24 +82,22 @@ static void mgpu_intx_deliver(struct mgpu_device *mgpu, bool asserted)
  * Called whenever IRQ_STATUS, IRQ_ENABLE, the command register, MSI
  * Enable, the INTx mask or a trigger may have changed.  Asserted causes are
  * IRQ_STATUS & IRQ_ENABLE.  With MSI enabled, a message goes out for causes
- * that became asserted since the last one; otherwise INTx is signalled while
- * asserted, unmasked and not disabled, and then automasked.  Calling it when
- * nothing changed signals nothing.
+ * asserted and not yet signalled, if an MSI eventfd is installed and bus
+ * mastering is on; otherwise INTx is signalled while asserted, unmasked and
+ * not disabled, and then automasked.  Calling it when nothing changed
+ * signals nothing.
  */
 void mgpu_irq_update(struct mgpu_device *mgpu)
 {
 	struct mgpu_irq_state *irq = &mgpu->irq;
-	u32 asserted, newly;
+	u32 asserted;
 
 	lockdep_assert_held(&mgpu->lock);
 	asserted = mgpu->regs.irq_status & mgpu->regs.irq_enable;
 
 	if (mgpu_config_msi_enabled(mgpu)) {
 		mgpu_config_set_intx_status(mgpu, false);
-		newly = asserted & ~irq->msi_sent;
-		irq->msi_sent = asserted;
-		if (newly)
-			mgpu_signal(irq->msi);
+		mgpu_msi_deliver(mgpu, asserted);
 		return;
 	}
 
@@ -195,7 +212,10 @@ static int mgpu_irq_trigger(struct mgpu_device *mgpu,
 		ret = mgpu_set_trigger(slot, *(const s32 *)args->data);
 		if (ret)
 			return ret;
-		/* A level still asserted reaches a new INTx trigger now. */
+		/*
+		 * A level still asserted reaches a new INTx trigger now, and
+		 * causes pending for MSI reach a new MSI trigger.
+		 */
 		mgpu_irq_update(mgpu);
 		return 0;
 	}

@@ -207,6 +207,13 @@ unsigned int mgpu_get_available(struct mdev_type *mtype)
 				mdev_type_to_profile(mtype));
 }
 
+/* The VRAM of an instance of @mtype (its BAR0 size), in MiB. */
+static unsigned int mgpu_type_vram_mb(struct mdev_type *mtype)
+{
+	return (mdev_type_to_gpu(mtype)->vram_size >> 20) / MGPU_SLICES *
+	       mdev_type_to_profile(mtype)->slices;
+}
+
 /**
  * mgpu_show_description() - &mdev_driver.show_description
  * @mtype: the type
@@ -218,37 +225,40 @@ unsigned int mgpu_get_available(struct mdev_type *mtype)
 ssize_t mgpu_show_description(struct mdev_type *mtype, char *buf)
 {
 	const struct mgpu_profile *profile = mdev_type_to_profile(mtype);
-	struct mgpu_gpu *gpu = mdev_type_to_gpu(mtype);
-	u64 vram = gpu->vram_size / MGPU_SLICES * profile->slices;
 
 	return sysfs_emit(buf,
-			  "vram=%lluM heads=%u max_resolution=%ux%u gpu_share=%u/%u\n",
-			  vram >> 20, profile->heads, profile->max_width,
-			  profile->max_height, profile->slices, MGPU_SLICES);
+			  "vram=%uM heads=%u max_resolution=%ux%u gpu_share=%u/%u\n",
+			  mgpu_type_vram_mb(mtype), profile->heads,
+			  profile->max_width, profile->max_height,
+			  profile->slices, MGPU_SLICES);
 }
 
 /*
  * The migration version rule (the ABI that migration relies on).
  *
- * A type's version string is "<common>-mgpu-<profile>-s<stream>": the core
- * puts the vfio-pci flag and MGPU_PCI_VENDOR in <common>; <profile> is the
- * type's sysfs_name ("eighth", "quarter", "half", "full"); <stream> is the
- * decimal migration stream version (1-255, no leading zero or sign) of the
- * GPU that offers the type, set by the stream_version module parameter.
+ * A type's version string is "<common>-mgpu-<profile>-<vram>M-s<stream>":
+ * the core puts the vfio-pci flag and MGPU_PCI_VENDOR in <common>; <profile>
+ * is the type's sysfs_name ("eighth", "quarter", "half", "full"); <vram> is
+ * the VRAM of an instance of the type (its BAR0 size) in MiB, 8-2048;
+ * <stream> is the migration stream version (1-255) of the GPU that offers the
+ * type, set by the stream_version module parameter.  Both numbers are
+ * decimal with no leading zero or sign.
  *
  * An instance accepts the state of a source exactly when the source has the
- * same profile (the same VRAM size, heads and limits: the state fits) and
- * speaks the same stream version (the state can be parsed).  The GPU index,
- * the GPU's total VRAM and the instance's placement do not matter.  A vendor
- * part that is not exactly of this form is incompatible.
+ * same profile (heads and limits), the same VRAM size (BAR0 and the VRAM
+ * contents fit) and speaks the same stream version (the state can be
+ * parsed): exactly what the version string says.  The GPU index, the GPU's
+ * total VRAM as such and the instance's placement do not matter.  A vendor
+ * part that is not exactly of the form mgpu_get_version() prints is
+ * incompatible.
  */
 #define MGPU_VERSION_PREFIX	MGPU_NAME "-"
-#define MGPU_VERSION_STREAM	"-s"
+#define MGPU_VERSION_VRAM	"M-s"
 
 /**
  * mgpu_get_version() - &mdev_driver.get_version: see the rule above
  * @mtype: the type
- * @version: filled with MGPU_PCI_VENDOR and "mgpu-<profile>-s<stream>"
+ * @version: filled with MGPU_PCI_VENDOR and "mgpu-<profile>-<vram>M-s<stream>"
  *
  * Return: 0, or -EOVERFLOW if the vendor part does not fit.
  */
@@ -260,45 +270,52 @@ int mgpu_get_version(struct mdev_type *mtype, struct mdev_version *version)
 
 	version->vendor_id = MGPU_PCI_VENDOR;
 	len = snprintf(version->vendor, sizeof(version->vendor),
-		       MGPU_VERSION_PREFIX "%s" MGPU_VERSION_STREAM "%u",
-		       profile->sysfs_name, gpu->stream_version);
+		       MGPU_VERSION_PREFIX "%s-%u" MGPU_VERSION_VRAM "%u",
+		       profile->sysfs_name, mgpu_type_vram_mb(mtype),
+		       gpu->stream_version);
 	return len < sizeof(version->vendor) ? 0 : -EOVERFLOW;
 }
 
-/* A stream version as written by mgpu_get_version(): 1-255, canonical. */
-static int mgpu_parse_stream(const char *s, unsigned int *stream)
+/*
+ * Parses a number at @s as mgpu_get_version() prints it: decimal digits, no
+ * sign, no leading zero, 1 to @max.  Returns the position after it, or NULL.
+ */
+static const char *mgpu_parse_number(const char *s, unsigned int max,
+				     unsigned int *val)
 {
-	const char *p;
+	unsigned int n = 0;
 
-	if (!*s || *s == '0')
-		return -EINVAL;
-	for (p = s; *p; p++)
-		if (!isdigit(*p))
-			return -EINVAL;
-	if (kstrtouint(s, 10, stream) || *stream > MGPU_STREAM_MAX)
-		return -EINVAL;
-	return 0;
+	if (*s < '1' || *s > '9')
+		return NULL;
+	for (; isdigit(*s); s++) {
+		n = n * 10 + (*s - '0');
+		if (n > max)
+			return NULL;
+	}
+	*val = n;
+	return s;
 }
 
 /*
- * Splits a vendor part "mgpu-<profile>-s<stream>" into its profile and
- * stream version; anything else is -EINVAL.
+ * Splits a vendor part "mgpu-<profile>-<vram>M-s<stream>" into its profile,
+ * VRAM size in MiB and stream version; anything else is -EINVAL.
  */
 static int mgpu_parse_version(const char *vendor,
 			      const struct mgpu_profile **profile,
-			      unsigned int *stream)
+			      unsigned int *vram_mb, unsigned int *stream)
 {
-	const char *name, *tail;
-	size_t name_len;
+	const char *name, *p;
+	size_t name_len, len;
 	unsigned int i;
 
-	if (!str_has_prefix(vendor, MGPU_VERSION_PREFIX))
+	len = str_has_prefix(vendor, MGPU_VERSION_PREFIX);
+	if (!len)
 		return -EINVAL;
-	name = vendor + strlen(MGPU_VERSION_PREFIX);
-	tail = strstr(name, MGPU_VERSION_STREAM);
-	if (!tail)
+	name = vendor + len;
+	p = strchr(name, '-');
+	if (!p)
 		return -EINVAL;
-	name_len = tail - name;
+	name_len = p - name;
 
 	for (i = 0; i < mgpu_nr_profiles; i++) {
 		if (strlen(mgpu_profiles[i].sysfs_name) == name_len &&
@@ -309,7 +326,16 @@ static int mgpu_parse_version(const char *vendor,
 		return -EINVAL;
 	*profile = &mgpu_profiles[i];
 
-	return mgpu_parse_stream(tail + strlen(MGPU_VERSION_STREAM), stream);
+	p = mgpu_parse_number(p + 1, MGPU_VRAM_MB_MAX, vram_mb);
+	if (!p)
+		return -EINVAL;
+	len = str_has_prefix(p, MGPU_VERSION_VRAM);
+	if (!len)
+		return -EINVAL;
+	p = mgpu_parse_number(p + len, MGPU_STREAM_MAX, stream);
+	if (!p || *p)
+		return -EINVAL;
+	return 0;
 }
 
 /**
@@ -317,17 +343,20 @@ static int mgpu_parse_version(const char *vendor,
  * @mtype: the type of the migration target
  * @src: the version of the source, whose common part the core has checked
  *
- * Return: true when @src has @mtype's profile and its GPU's stream version.
+ * Return: true when @src has @mtype's profile, the VRAM size of an instance
+ * of @mtype and the stream version of @mtype's GPU.
  */
 bool mgpu_version_compatible(struct mdev_type *mtype,
 			     const struct mdev_version *src)
 {
 	const struct mgpu_profile *src_profile;
-	unsigned int src_stream;
+	unsigned int src_vram_mb, src_stream;
 
-	if (mgpu_parse_version(src->vendor, &src_profile, &src_stream))
+	if (mgpu_parse_version(src->vendor, &src_profile, &src_vram_mb,
+			       &src_stream))
 		return false;
 	return src_profile == mdev_type_to_profile(mtype) &&
+	       src_vram_mb == mgpu_type_vram_mb(mtype) &&
 	       src_stream == mdev_type_to_gpu(mtype)->stream_version;
 }
 

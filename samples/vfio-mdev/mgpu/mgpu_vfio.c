@@ -233,9 +233,11 @@ static void mgpu_close_device(struct vfio_device *vdev)
 
 /*
  * Copies an access to a kernel-buffer region through a bounce buffer, one
- * chunk per lock hold.  Chunks end on MGPU_BOUNCE_SIZE boundaries, so an
- * aligned register access is never split.  The user copies are done
- * without the lock: they may fault.
+ * chunk per lock hold.  An access of up to 4 bytes is one chunk, whatever
+ * its alignment, so that a register access reaches @rw whole (and an
+ * unaligned one is refused there).  A bigger access is cut into chunks that
+ * end on MGPU_BOUNCE_SIZE boundaries, which never cut a naturally aligned
+ * piece of it.  The user copies are done without the lock: they may fault.
  */
 static ssize_t mgpu_bounce_rw(struct mgpu_device *mgpu, mgpu_locked_rw_fn rw,
 			      char __user *ubuf, size_t count, loff_t pos,
@@ -246,8 +248,11 @@ static ssize_t mgpu_bounce_rw(struct mgpu_device *mgpu, mgpu_locked_rw_fn rw,
 	ssize_t ret = 0;
 
 	while (done < count) {
-		size_t n = min_t(size_t, count - done,
-				 MGPU_BOUNCE_SIZE - (pos + done) % MGPU_BOUNCE_SIZE);
+		size_t n = count - done;
+
+		if (count > sizeof(u32))
+			n = min_t(size_t, n, MGPU_BOUNCE_SIZE -
+				  (pos + done) % MGPU_BOUNCE_SIZE);
 
 		if (write && copy_from_user(bounce, ubuf + done, n)) {
 			ret = -EFAULT;
