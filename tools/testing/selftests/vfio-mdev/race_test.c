@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfio-mdev concurrency tests: threads released together by a barrier race
+ * for the last slots of a type or a parent (exactly as many winners as free
+ * slots, every loser EUSERS), for one UUID (exactly one winner, every loser
+ * EEXIST) and for one instance's remove file (exactly one winner, every loser
+ * ENODEV); the counts are exact afterwards.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "common.h"
+
+#define RACERS		16
+#define ROUNDS		5
+
+struct racer {
+	pthread_barrier_t *barrier;
+	unsigned int parent;
+	unsigned int type;
+	char uuid[UUID_STR_LEN];
+	int fd;		/* remove races: opened before the barrier */
+	int ret;
+	void *(*fn)(void *arg);
+};
+
+static void *create_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->ret = mdev_create(r->parent, r->type, r->uuid);
+	return NULL;
+}
+
+static void *remove_racer(void *arg)
+{
+	struct racer *r = arg;
+	ssize_t ret;
+
+	pthread_barrier_wait(r->barrier);
+	ret = write(r->fd, "1", 1);
+	r->ret = ret < 0 ? -errno : (int)ret;
+	return NULL;
+}
+
+/*
+ * Run @n racers through @fn (or each through its own ->fn when @fn is NULL),
+ * released together.  0, or -errno when a thread
+ * could not be started (the test then fails and its process exits with the
+ * started threads still waiting at the barrier).
+ */
+static int race(struct racer *r, unsigned int n, void *(*fn)(void *))
+{
+	pthread_t threads[RACERS];
+	pthread_barrier_t barrier;
+	unsigned int i;
+
+	if (n > RACERS || pthread_barrier_init(&barrier, NULL, n))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		r[i].barrier = &barrier;
+		if (pthread_create(&threads[i], NULL, fn ?: r[i].fn, &r[i]))
+			return -EAGAIN;
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	return 0;
+}
+
+static unsigned int count_ret(const struct racer *r, unsigned int n, int ret)
+{
+	unsigned int i, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += r[i].ret == ret;
+	return count;
+}
+
+/* Per-type capacity: t0 has 20 slots, t1 has 3, on each of two parents. */
+FIXTURE(slots) {
+	struct racer r[RACERS];
+};
+
+FIXTURE_SETUP(slots)
+{
+	ASSERT_EQ(0, test_env_reset());
+	ASSERT_EQ(0, test_module_load("capacity=20,3"));
+}
+
+FIXTURE_TEARDOWN(slots)
+{
+	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+}
+
+/* Fill @p/@t up to @free free slots; the UUIDs go to @uuids. */
+static int fill(unsigned int p, unsigned int t, long free,
+		char (*uuids)[UUID_STR_LEN], unsigned int *n)
+{
+	int ret;
+
+	*n = 0;
+	while (type_available(p, t) > free) {
+		uuid_gen(uuids[*n]);
+		ret = mdev_create(p, t, uuids[*n]);
+		if (ret)
+			return ret;
+		(*n)++;
+	}
+	return 0;
+}
+
+TEST_F(slots, last_slots_of_type)
+{
+	char uuids[20][UUID_STR_LEN];
+	unsigned int i, n, round;
+
+	for (round = 0; round < ROUNDS; round++) {
+		unsigned int k = 1 + round % 3;
+
+		ASSERT_EQ(0, fill(0, 0, k, uuids, &n));
+		ASSERT_EQ(20 - k, n);
+		for (i = 0; i < RACERS; i++) {
+			self->r[i].parent = 0;
+			self->r[i].type = 0;
+			uuid_gen(self->r[i].uuid);
+		}
+		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
+		EXPECT_EQ(k, count_ret(self->r, RACERS, 0));
+		EXPECT_EQ(RACERS - k, count_ret(self->r, RACERS, -EUSERS));
+		EXPECT_EQ(0, type_available(0, 0));
+		EXPECT_EQ(20, type_devices(0, 0));
+		EXPECT_EQ(20, mdev_count());
+		for (i = 0; i < RACERS; i++)
+			EXPECT_EQ(!self->r[i].ret, mdev_exists(self->r[i].uuid));
+
+		/* Remove everything: the count is back at its start. */
+		for (i = 0; i < RACERS; i++) {
+			if (!self->r[i].ret)
+				ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
+		}
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(0, mdev_remove(uuids[i]));
+		EXPECT_EQ(20, type_available(0, 0));
+		EXPECT_EQ(0, mdev_count());
+	}
+}
+
+/* Racers on two types and two parents at once: each pool exact. */
+TEST_F(slots, last_slots_mixed)
+{
+	char uuids[2][20][UUID_STR_LEN];
+	unsigned int i, n[2];
+	unsigned int won[2][2] = { { 0 } };
+
+	ASSERT_EQ(0, fill(0, 0, 2, uuids[0], &n[0]));
+	ASSERT_EQ(0, fill(1, 1, 1, uuids[1], &n[1]));
+	for (i = 0; i < RACERS; i++) {
+		self->r[i].parent = i % 2;
+		self->r[i].type = i % 2;
+		uuid_gen(self->r[i].uuid);
+	}
+	ASSERT_EQ(0, race(self->r, RACERS, create_racer));
+	for (i = 0; i < RACERS; i++) {
+		EXPECT_TRUE(self->r[i].ret == 0 || self->r[i].ret == -EUSERS)
+			TH_LOG("racer %u: %d", i, self->r[i].ret);
+		if (!self->r[i].ret)
+			won[i % 2][i % 2]++;
+	}
+	EXPECT_EQ(2U, won[0][0]);
+	EXPECT_EQ(1U, won[1][1]);
+	EXPECT_EQ(0, type_available(0, 0));
+	EXPECT_EQ(0, type_available(1, 1));
+	EXPECT_EQ(3, type_available(0, 1));
+	EXPECT_EQ(20, type_available(1, 0));
+	EXPECT_EQ((int)(n[0] + n[1] + 3), mdev_count());
+}
+
+/* Everyone writes the same UUID, to different types and parents. */
+TEST_F(slots, same_uuid)
+{
+	static const long caps[] = { 20, 3 };
+	char uuid[UUID_STR_LEN], path[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	unsigned int i, round, winner, p, t;
+
+	for (round = 0; round < ROUNDS; round++) {
+		uuid_gen(uuid);
+		for (i = 0; i < RACERS; i++) {
+			self->r[i].parent = i % 2;
+			self->r[i].type = (i / 2) % 2;
+			memcpy(self->r[i].uuid, uuid, sizeof(uuid));
+			if (i % 3 == 1)
+				str_upper(self->r[i].uuid);
+		}
+		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
+		EXPECT_EQ(1U, count_ret(self->r, RACERS, 0));
+		EXPECT_EQ(RACERS - 1U, count_ret(self->r, RACERS, -EEXIST));
+		EXPECT_EQ(1, mdev_count());
+		ASSERT_TRUE(mdev_exists(uuid));
+
+		for (winner = 0; winner < RACERS; winner++) {
+			if (!self->r[winner].ret)
+				break;
+		}
+		ASSERT_GT(RACERS, (int)winner);
+		ASSERT_NE(NULL, realpath(mdev_path(path, uuid, "mdev_type"), a));
+		ASSERT_NE(NULL, realpath(type_path(path, self->r[winner].parent,
+						   self->r[winner].type, NULL),
+					 b));
+		EXPECT_STREQ(b, a);
+		p = self->r[winner].parent;
+		t = self->r[winner].type;
+		EXPECT_EQ(caps[t] - 1, type_available(p, t));
+		EXPECT_EQ(caps[!t], type_available(p, !t));
+		EXPECT_EQ(caps[0], type_available(!p, 0));
+		EXPECT_EQ(caps[1], type_available(!p, 1));
+		ASSERT_EQ(0, mdev_remove(uuid));
+		EXPECT_EQ(0, mdev_count());
+	}
+}
+
+/* Everyone writes "1" to one instance's remove file. */
+TEST_F(slots, remove_same_instance)
+{
+	char uuid[UUID_STR_LEN], path[PATH_MAX];
+	unsigned int i, round;
+
+	for (round = 0; round < ROUNDS; round++) {
+		uuid_gen(uuid);
+		ASSERT_EQ(0, mdev_create(round % 2, 1, uuid));
+		mdev_path(path, uuid, "remove");
+		for (i = 0; i < RACERS; i++) {
+			self->r[i].fd = open(path, O_WRONLY | O_CLOEXEC);
+			ASSERT_LE(0, self->r[i].fd);
+		}
+		ASSERT_EQ(0, race(self->r, RACERS, remove_racer));
+		for (i = 0; i < RACERS; i++)
+			close(self->r[i].fd);
+		EXPECT_EQ(1U, count_ret(self->r, RACERS, 1));
+		EXPECT_EQ(RACERS - 1U, count_ret(self->r, RACERS, -ENODEV));
+		EXPECT_FALSE(mdev_exists(uuid));
+		EXPECT_EQ(0, mdev_count());
+		EXPECT_EQ(3, type_available(round % 2, 1));
+	}
+}
+
+/* Creations racing with removals of other instances of the same type. */
+TEST_F(slots, create_while_removing)
+{
+	char uuids[3][UUID_STR_LEN], path[PATH_MAX];
+	unsigned int i, created;
+
+	for (i = 0; i < 3; i++) {
+		uuid_gen(uuids[i]);
+		ASSERT_EQ(0, mdev_create(0, 1, uuids[i]));
+	}
+	/* Racers 0-2 remove the three instances, the others create. */
+	for (i = 0; i < RACERS; i++) {
+		self->r[i].parent = 0;
+		self->r[i].type = 1;
+		self->r[i].fd = -1;
+		self->r[i].fn = i < 3 ? remove_racer : create_racer;
+		uuid_gen(self->r[i].uuid);
+	}
+	for (i = 0; i < 3; i++) {
+		self->r[i].fd = open(mdev_path(path, uuids[i], "remove"),
+				     O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, self->r[i].fd);
+	}
+	ASSERT_EQ(0, race(self->r, RACERS, NULL));
+	for (i = 0; i < 3; i++) {
+		close(self->r[i].fd);
+		EXPECT_EQ(1, self->r[i].ret);
+		EXPECT_FALSE(mdev_exists(uuids[i]));
+	}
+	/* Whatever the interleaving, the counts agree with what exists. */
+	created = count_ret(self->r + 3, RACERS - 3, 0);
+	EXPECT_EQ(RACERS - 3U,
+		  created + count_ret(self->r + 3, RACERS - 3, -EUSERS));
+	EXPECT_GE(3U, created);
+	EXPECT_EQ((int)created, mdev_count());
+	EXPECT_EQ(3 - created, type_available(0, 1));
+	for (i = 3; i < RACERS; i++) {
+		if (!self->r[i].ret)
+			ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
+	}
+	EXPECT_EQ(3, type_available(0, 1));
+}
+
+struct chaser {
+	const char *uuid;
+	int stop;
+	unsigned int busy;
+	unsigned int other;
+	int last_other;
+	int ret;
+};
+
+/*
+ * Write "1" to @c->uuid's remove file until it works: -ENOENT before it
+ * exists, -EBUSY while it is being created, then success.
+ */
+static void *remove_chaser(void *arg)
+{
+	struct chaser *c = arg;
+	int ret;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_SEQ_CST)) {
+		ret = mdev_remove(c->uuid);
+		if (!ret) {
+			c->ret = 0;
+			return NULL;
+		}
+		if (ret == -EBUSY) {
+			c->busy++;
+		} else if (ret != -ENOENT) {
+			c->other++;
+			c->last_other = ret;
+		}
+	}
+	c->ret = -ETIMEDOUT;
+	return NULL;
+}
+
+/*
+ * A removal that starts while the instance is still being created: EBUSY
+ * until creation is over, and the instance is removed after all.
+ */
+TEST_F(slots, remove_during_create)
+{
+	char uuid[UUID_STR_LEN];
+	struct chaser c;
+	pthread_t thread;
+	unsigned int round, busy = 0;
+	long long end;
+
+	for (round = 0; round < 4 * ROUNDS; round++) {
+		uuid_gen(uuid);
+		memset(&c, 0, sizeof(c));
+		c.uuid = uuid;
+		ASSERT_EQ(0, pthread_create(&thread, NULL, remove_chaser, &c));
+		EXPECT_EQ(0, mdev_create(round % 2, round % 2, uuid));
+		end = now_ms() + 10000;
+		while (mdev_exists(uuid) && now_ms() < end)
+			usleep(1000);
+		__atomic_store_n(&c.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_join(thread, NULL);
+		EXPECT_EQ(0, c.ret);
+		EXPECT_EQ(0U, c.other)
+			TH_LOG("round %u: remove returned %d", round, c.last_other);
+		EXPECT_FALSE(mdev_exists(uuid));
+		busy += c.busy;
+		ASSERT_TRUE(_metadata->passed);
+	}
+	EXPECT_EQ(0, mdev_count());
+	EXPECT_EQ(20, type_available(0, 0));
+	EXPECT_EQ(3, type_available(1, 1));
+	TH_LOG("%u EBUSY answers seen", busy);
+}
+
+/* shared_max: racers on all three types of one parent share 8 slots. */
+FIXTURE(shared_slots) {
+	struct racer r[RACERS];
+};
+
+FIXTURE_SETUP(shared_slots)
+{
+	ASSERT_EQ(0, test_env_reset());
+	ASSERT_EQ(0, test_module_load("shared_max=8 capacity=1,1,1"));
+}
+
+FIXTURE_TEARDOWN(shared_slots)
+{
+	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+}
+
+TEST_F(shared_slots, last_slots_across_types)
+{
+	char uuids[8][UUID_STR_LEN];
+	unsigned int i, t, round;
+
+	for (round = 0; round < ROUNDS; round++) {
+		unsigned int k = 1 + round % 3;
+
+		for (i = 0; i < 8 - k; i++) {
+			uuid_gen(uuids[i]);
+			ASSERT_EQ(0, mdev_create(1, i % 3, uuids[i]));
+		}
+		for (i = 0; i < RACERS; i++) {
+			self->r[i].parent = 1;
+			self->r[i].type = i % 3;
+			uuid_gen(self->r[i].uuid);
+		}
+		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
+		EXPECT_EQ(k, count_ret(self->r, RACERS, 0));
+		EXPECT_EQ(RACERS - k, count_ret(self->r, RACERS, -EUSERS));
+		for (t = 0; t < 3; t++)
+			EXPECT_EQ(0, type_available(1, t));
+		EXPECT_EQ(8, mdev_count());
+		EXPECT_EQ(8, type_available(0, 0));
+
+		for (i = 0; i < RACERS; i++) {
+			if (!self->r[i].ret)
+				ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
+		}
+		for (i = 0; i < 8 - k; i++)
+			ASSERT_EQ(0, mdev_remove(uuids[i]));
+		for (t = 0; t < 3; t++)
+			EXPECT_EQ(8, type_available(1, t));
+	}
+}
+
+TEST_HARNESS_MAIN

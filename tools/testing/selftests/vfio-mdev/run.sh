@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh: runs every vfio-mdev selftest in turn, inside the test VM
+# (tools/testing/vm/run -- tools/testing/selftests/vfio-mdev/run.sh), and
+# counts the individual TAP results of all of them.  The last line is exactly
+# "N passed, N failed", with ", N skipped" appended when tests were skipped;
+# the exit status is non-zero when anything failed.
+#
+# Usage: run.sh [test ...]   (default: all of them, in the order below)
+#
+# Each program's output goes to $RESULTS/vfio-mdev/<test>.log when RESULTS is
+# set.  A program that dies before reporting all the cases of its plan counts
+# the missing ones as failed.
+
+set -u
+
+dir=$(cd "$(dirname "$0")" && pwd -P)
+
+# The modules next to the binaries, unless the caller says otherwise.
+export MDEV_TEST_MODULE=${MDEV_TEST_MODULE:-$dir/test_mdev.ko}
+export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/drivers/vfio/mdev/mdev.ko}
+
+all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
+	vfio_test lifecycle_test mdevctl_test.sh"
+tests=${*:-$all_tests}
+# Per program: the harness has its own per-case timeouts; this is a backstop.
+prog_timeout=${MDEV_TEST_TIMEOUT:-1200}
+
+if [ -n "${RESULTS:-}" ] && mkdir -p "$RESULTS/vfio-mdev" 2>/dev/null; then
+	logdir=$RESULTS/vfio-mdev
+else
+	logdir=$(mktemp -d)
+fi
+
+passed=0
+failed=0
+skipped=0
+
+for t in $tests; do
+	log=$logdir/$t.log
+	echo "# ===== $t"
+	if [ ! -x "$dir/$t" ]; then
+		echo "# $t: not built (make selftests)"
+		failed=$((failed + 1))
+		continue
+	fi
+	timeout "$prog_timeout" "$dir/$t" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+
+	p=$(grep -cE '^ok [0-9]+' "$log")
+	s=$(grep -cE '^ok [0-9]+ # SKIP' "$log")
+	f=$(grep -cE '^not ok [0-9]+' "$log")
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+	p=$((p - s))
+	missing=0
+	if [ -n "$plan" ] && [ "$plan" -gt $((p + s + f)) ]; then
+		missing=$((plan - p - s - f))
+		echo "# $t: $missing of $plan planned cases did not report (exit $rc)"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# Failed without a failing case: crashed before its plan, timed out.
+		missing=1
+		echo "# $t: exit status $rc without a failed case"
+	fi
+	echo "# $t: $p passed, $((f + missing)) failed, $s skipped"
+	passed=$((passed + p))
+	failed=$((failed + f + missing))
+	skipped=$((skipped + s))
+done
+
+summary="$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	summary="$summary, $skipped skipped"
+fi
+echo "$summary"
+[ "$failed" -eq 0 ]
