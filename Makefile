@@ -7,6 +7,7 @@
 #   make            build every module against $(KDIR)
 #   make lint       checkpatch --strict, sparse, a W=1 -Werror build, kernel-doc
 #   make check      build + lint + every kselftest in the VM
+#   make check-debug  every kselftest in the VM on the debug kernel (KASAN, lockdep ...)
 #   make demo       the demo, in the VM
 #   make vm         an interactive shell in the VM
 #   make clean
@@ -35,14 +36,14 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) $(KCONFIG_OPTS)
 SELFTESTS := tools/testing/selftests/vfio-mdev
 VM := tools/testing/vm/run
 
-SOURCES = $(shell git ls-files -co --exclude-standard -- '*.[ch]' \
-	':!:tools/testing/selftests/**/*_test.c' ':!:tools/testing/selftests/**/*.h' \
-	':!:tools/testing/selftests/**/helpers*.c' 2>/dev/null)
+# Every C source and header of the project; the kernel-side ones (modules
+# and include/) also go through kernel-doc.
+SOURCES = $(shell git ls-files -co --exclude-standard -- '*.[ch]' 2>/dev/null)
 KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
 .PHONY: all modules selftests lint checkpatch sparse werror kerneldoc \
-	deps check demo vm clean source
+	deps check demo vm clean source debug-kernel debug-modules check-debug
 
 all: modules selftests
 
@@ -64,8 +65,7 @@ lint: checkpatch sparse werror kerneldoc
 
 checkpatch: $(KSRC_STAMP)
 	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet --show-types \
-		--ignore FILE_PATH_CHANGES -f $(KERNEL_SOURCES) \
-		$(filter $(SELFTESTS)/%,$(SOURCES))
+		--ignore FILE_PATH_CHANGES -f $(SOURCES)
 
 # sparse checks every file (C=2); any line it prints about our sources fails.
 sparse:
@@ -92,6 +92,26 @@ check: deps
 	+$(MAKE) lint
 	+$(MAKE) all
 	tools/testing/run-checks
+
+# The debug kernel (tools/testing/vm/README.rst) and our modules built against it in
+# a copy, build/debug-modules, so that the repo's .ko files for the Debian kernel stay.
+DEBUG_KDIR := $(BUILD)/debug-kernel/build
+DEBUG_MODULES := $(BUILD)/debug-modules
+
+debug-kernel: $(KSRC_STAMP)
+	KSRC=$(KSRC) tools/testing/vm/build-debug-kernel
+
+debug-modules: debug-kernel
+	mkdir -p $(DEBUG_MODULES)
+	git ls-files -co --exclude-standard -- Kbuild drivers samples include \
+		$(SELFTESTS)/Kbuild '$(SELFTESTS)/test_*.c' | \
+		while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | \
+		cpio -pdmu --quiet $(DEBUG_MODULES)
+	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_MODULES) $(KCONFIG_OPTS) KCFLAGS=-g modules
+
+check-debug: deps
+	+$(MAKE) debug-modules selftests
+	tools/testing/run-checks --kernel debug --modules-tree $(DEBUG_MODULES)
 
 demo: deps
 	+$(MAKE) modules

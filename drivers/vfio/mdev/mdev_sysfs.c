@@ -471,7 +471,8 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	unsigned long val;
 	int state, ret;
 
-	if (kstrtoul(buf, 0, &val))
+	/* kstrtoul() would stop at an embedded NUL and accept "1\0junk". */
+	if (strnlen(buf, count) != count || kstrtoul(buf, 0, &val))
 		return -EINVAL;
 	if (!val)
 		return count;
