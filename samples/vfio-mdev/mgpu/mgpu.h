@@ -14,6 +14,8 @@
  *   mgpu_irq.c      INTx, MSI and REQ interrupts through eventfds
  *   mgpu_display.c  display planes: REGION and DMABUF, the dma-buf exporter
  *   mgpu_vfio.c     the vfio_device_ops glue and the mdev driver
+ *   mgpu_migration.c  VFIO migration v2: the state machine, the saving and
+ *                   resuming files (the stream's layout is mgpu_stream.h)
  *
  * Documentation/driver-api/mgpu.rst describes the device as a guest sees it.
  *
@@ -22,6 +24,8 @@
  * buffers; mgpu_vram_*() take user buffers and do not need the lock.
  * mgpu_set_irqs() and mgpu_request() take the lock themselves (the first
  * copies user data before it), and mgpu_irq_info() needs none.
+ * mgpu_migration.lock, which orders state transitions, is taken before
+ * mgpu_device.lock, never while holding it.
  */
 
 #ifndef MGPU_H
@@ -197,6 +201,9 @@ struct mgpu_gpu {
  * @msi: eventfd of MSI vector 0, or NULL
  * @req: eventfd of VFIO_PCI_REQ_IRQ_INDEX, or NULL
  * @intx_masked: INTx masked (by user space, or automasked after firing)
+ * @stopped: the device is not RUNNING (migration): nothing is signalled,
+ *	causes stay pending and go out when mgpu_irq_update() runs after it
+ *	is RUNNING again (mgpu_migration.c sets and clears it)
  * @msi_sent: asserted causes already signalled as MSI: a message is
  *	edge-triggered, it goes out for causes not signalled yet, not while
  *	they stay asserted; a cause that could not be signalled (no MSI
@@ -207,6 +214,7 @@ struct mgpu_irq_state {
 	struct eventfd_ctx *msi;
 	struct eventfd_ctx *req;
 	bool intx_masked;
+	bool stopped;
 	u32 msi_sent;
 };
 
@@ -228,6 +236,23 @@ struct mgpu_regs {
 	u32 irq_enable;
 	u32 scratch;
 	u8 edid[MGPU_EDID_LENGTH];
+};
+
+struct mgpu_mig_file;
+
+/**
+ * struct mgpu_migration - the VFIO migration state of one instance
+ * @lock: serializes state transitions and protects the fields below; taken
+ *	before mgpu_device.lock
+ * @state: the current enum vfio_device_mig_state
+ * @save: the saving session while in STOP_COPY, else NULL
+ * @resume: the resuming session while in RESUMING, else NULL
+ */
+struct mgpu_migration {
+	struct mutex lock;	/* serializes transitions, protects below */
+	enum vfio_device_mig_state state;
+	struct mgpu_mig_file *save;
+	struct mgpu_mig_file *resume;
 };
 
 /**
@@ -252,6 +277,7 @@ struct mgpu_regs {
  *	mmgrab()), for the single usage restriction; NULL while closed.  Under
  *	the open-instance lock of mgpu_vfio.c, not @lock.
  * @open_node: entry in the list of open instances, under the same lock
+ * @mig: the migration state machine (mgpu_migration.c)
  */
 struct mgpu_device {
 	struct vfio_device vdev;
@@ -272,6 +298,7 @@ struct mgpu_device {
 	struct xarray vram;
 	struct mm_struct *opener_mm;
 	struct list_head open_node;
+	struct mgpu_migration mig;
 };
 
 static inline struct mgpu_device *vdev_to_mgpu(struct vfio_device *vdev)
@@ -290,12 +317,30 @@ mdev_type_to_profile(struct mdev_type *mtype)
 	return container_of(mtype, struct mgpu_type, type)->profile;
 }
 
+/**
+ * struct mgpu_compat - what decides whether an instance can take a state
+ * @profile: the source's profile, NULL if it names none
+ * @vram_size: the source's VRAM (its BAR0 size) in bytes
+ * @stream_version: the stream version of the source's GPU
+ *
+ * A version string (written to a type's version file) and a migration
+ * stream header both come down to this, and mgpu_type_accepts() alone
+ * judges it, so that the version file and resuming can never disagree.
+ */
+struct mgpu_compat {
+	const struct mgpu_profile *profile;
+	u64 vram_size;
+	unsigned int stream_version;
+};
+
 /* mgpu_main.c: the types' callbacks of mgpu_mdev_driver */
 unsigned int mgpu_get_available(struct mdev_type *mtype);
 ssize_t mgpu_show_description(struct mdev_type *mtype, char *buf);
 int mgpu_get_version(struct mdev_type *mtype, struct mdev_version *version);
 bool mgpu_version_compatible(struct mdev_type *mtype,
 			     const struct mdev_version *src);
+bool mgpu_type_accepts(struct mdev_type *mtype,
+		       const struct mgpu_compat *src);
 
 /* mgpu_main.c: placement */
 int mgpu_place(struct mgpu_gpu *gpu, const struct mgpu_profile *profile,
@@ -371,5 +416,17 @@ void mgpu_display_init(struct mgpu_device *mgpu);
 int mgpu_query_gfx_plane(struct mgpu_device *mgpu, unsigned long arg);
 int mgpu_get_gfx_dmabuf(struct mgpu_device *mgpu, unsigned long arg);
 void mgpu_display_release(struct mgpu_device *mgpu);
+
+/*
+ * mgpu_migration.c: mgpu_migration_init() at init_dev, before the device is
+ * registered (it sets vdev.mig_ops); mgpu_migration_release() at release.
+ * mgpu_migration_reset() ends any session and goes back to RUNNING, for
+ * VFIO_DEVICE_RESET and close_device; it takes the migration lock and
+ * mgpu->lock itself, and leaves clearing the interrupt causes to the device
+ * reset that must follow it.
+ */
+void mgpu_migration_init(struct mgpu_device *mgpu);
+void mgpu_migration_release(struct mgpu_device *mgpu);
+void mgpu_migration_reset(struct mgpu_device *mgpu);
 
 #endif /* MGPU_H */

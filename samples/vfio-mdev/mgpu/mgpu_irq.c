@@ -44,12 +44,15 @@ static void mgpu_signal(struct eventfd_ctx *trigger)
 		eventfd_signal(trigger, 1);
 }
 
-/* INTx: level-triggered, automasked once signalled (VFIO semantics). */
+/*
+ * INTx: level-triggered, automasked once signalled (VFIO semantics).  A
+ * stopped device signals nothing; the level is looked at again when it runs.
+ */
 static void mgpu_intx_deliver(struct mgpu_device *mgpu, bool asserted)
 {
 	struct mgpu_irq_state *irq = &mgpu->irq;
 
-	if (!asserted || irq->intx_masked || !irq->intx ||
+	if (!asserted || irq->intx_masked || !irq->intx || irq->stopped ||
 	    mgpu_config_intx_disabled(mgpu))
 		return;
 	eventfd_signal(irq->intx, 1);
@@ -61,14 +64,15 @@ static void mgpu_intx_deliver(struct mgpu_device *mgpu, bool asserted)
  * been signalled yet, and only when one can: an MSI eventfd is installed
  * and bus mastering is on (an MSI is a memory write by the function).
  * Until then the cause stays pending; a cause that is deasserted may be
- * signalled again when it is asserted again.
+ * signalled again when it is asserted again.  A stopped device sends no
+ * message either: its causes stay pending in the same way.
  */
 static void mgpu_msi_deliver(struct mgpu_device *mgpu, u32 asserted)
 {
 	struct mgpu_irq_state *irq = &mgpu->irq;
 
 	irq->msi_sent &= asserted;
-	if (!(asserted & ~irq->msi_sent) || !irq->msi ||
+	if (!(asserted & ~irq->msi_sent) || !irq->msi || irq->stopped ||
 	    !mgpu_config_bus_master(mgpu))
 		return;
 	eventfd_signal(irq->msi, 1);
@@ -85,7 +89,9 @@ static void mgpu_msi_deliver(struct mgpu_device *mgpu, u32 asserted)
  * asserted and not yet signalled, if an MSI eventfd is installed and bus
  * mastering is on; otherwise INTx is signalled while asserted, unmasked and
  * not disabled, and then automasked.  Calling it when nothing changed
- * signals nothing.
+ * signals nothing.  While the device is stopped for migration
+ * (@mgpu->irq.stopped) the status bit still follows the causes but nothing
+ * is signalled; the migration code calls this again when it runs.
  */
 void mgpu_irq_update(struct mgpu_device *mgpu)
 {

@@ -247,10 +247,11 @@ ssize_t mgpu_show_description(struct mdev_type *mtype, char *buf)
  * An instance accepts the state of a source exactly when the source has the
  * same profile (heads and limits), the same VRAM size (BAR0 and the VRAM
  * contents fit) and speaks the same stream version (the state can be
- * parsed): exactly what the version string says.  The GPU index, the GPU's
- * total VRAM as such and the instance's placement do not matter.  A vendor
- * part that is not exactly of the form mgpu_get_version() prints is
- * incompatible.
+ * parsed): exactly what the version string says, and what the header of a
+ * migration stream says (mgpu_migration.c), both judged by
+ * mgpu_type_accepts().  The GPU index, the GPU's total VRAM as such and the
+ * instance's placement do not matter.  A vendor part that is not exactly of
+ * the form mgpu_get_version() prints is incompatible.
  */
 #define MGPU_VERSION_PREFIX	MGPU_NAME "-"
 #define MGPU_VERSION_VRAM	"M-s"
@@ -339,25 +340,42 @@ static int mgpu_parse_version(const char *vendor,
 }
 
 /**
- * mgpu_version_compatible() - &mdev_driver.version_compatible
+ * mgpu_type_accepts() - the rule above, for a version or a stream header
  * @mtype: the type of the migration target
- * @src: the version of the source, whose common part the core has checked
+ * @src: what the source is
+ *
+ * The one place that decides compatibility: mgpu_version_compatible() and
+ * the resuming of a migration stream both ask it.
  *
  * Return: true when @src has @mtype's profile, the VRAM size of an instance
  * of @mtype and the stream version of @mtype's GPU.
  */
+bool mgpu_type_accepts(struct mdev_type *mtype, const struct mgpu_compat *src)
+{
+	return src->profile == mdev_type_to_profile(mtype) &&
+	       src->vram_size == (u64)mgpu_type_vram_mb(mtype) << 20 &&
+	       src->stream_version == mdev_type_to_gpu(mtype)->stream_version;
+}
+
+/**
+ * mgpu_version_compatible() - &mdev_driver.version_compatible
+ * @mtype: the type of the migration target
+ * @src: the version of the source, whose common part the core has checked
+ *
+ * Return: whether mgpu_type_accepts() takes what @src's vendor part says;
+ * false for a vendor part that is not of the form mgpu prints.
+ */
 bool mgpu_version_compatible(struct mdev_type *mtype,
 			     const struct mdev_version *src)
 {
-	const struct mgpu_profile *src_profile;
-	unsigned int src_vram_mb, src_stream;
+	struct mgpu_compat compat;
+	unsigned int vram_mb;
 
-	if (mgpu_parse_version(src->vendor, &src_profile, &src_vram_mb,
-			       &src_stream))
+	if (mgpu_parse_version(src->vendor, &compat.profile, &vram_mb,
+			       &compat.stream_version))
 		return false;
-	return src_profile == mdev_type_to_profile(mtype) &&
-	       src_vram_mb == mgpu_type_vram_mb(mtype) &&
-	       src_stream == mdev_type_to_gpu(mtype)->stream_version;
+	compat.vram_size = (u64)vram_mb << 20;
+	return mgpu_type_accepts(mtype, &compat);
 }
 
 /* ---- GPUs ------------------------------------------------------------- */

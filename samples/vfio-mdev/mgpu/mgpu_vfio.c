@@ -190,6 +190,7 @@ static int mgpu_init_dev(struct vfio_device *vdev)
 	INIT_LIST_HEAD(&mgpu->open_node);
 	mgpu_vram_init(mgpu);
 	mgpu_display_init(mgpu);
+	mgpu_migration_init(mgpu);
 
 	mutex_lock(&mgpu->lock);
 	mgpu_reset_locked(mgpu);
@@ -201,6 +202,7 @@ static void mgpu_release_dev(struct vfio_device *vdev)
 {
 	struct mgpu_device *mgpu = vdev_to_mgpu(vdev);
 
+	mgpu_migration_release(mgpu);
 	mgpu_vram_free(mgpu);
 	mutex_destroy(&mgpu->lock);
 	vfio_free_device(vdev);
@@ -213,13 +215,15 @@ static int mgpu_open_device(struct vfio_device *vdev)
 
 /*
  * Undoes everything a user set up: display planes (dma-bufs already handed
- * out live on through their fds), eventfds, device state, the opener.
+ * out live on through their fds), migration sessions, eventfds, device
+ * state, the opener.
  */
 static void mgpu_close_device(struct vfio_device *vdev)
 {
 	struct mgpu_device *mgpu = vdev_to_mgpu(vdev);
 
 	mgpu_display_release(mgpu);
+	mgpu_migration_reset(mgpu);
 
 	mutex_lock(&mgpu->lock);
 	mgpu_irq_disable_all(mgpu);
@@ -448,9 +452,14 @@ static long mgpu_ioctl_set_irqs(struct mgpu_device *mgpu, void __user *arg)
 	return mgpu_set_irqs(mgpu, &hdr, arg + minsz);
 }
 
-/* Like a PCI function reset: VRAM contents survive, as on real GPUs. */
+/*
+ * Like a PCI function reset: VRAM contents survive, as on real GPUs.  The
+ * migration state goes back to RUNNING, which is how the uAPI leaves ERROR
+ * and aborts a RESUMING session.
+ */
 static long mgpu_ioctl_reset(struct mgpu_device *mgpu, void __user *arg)
 {
+	mgpu_migration_reset(mgpu);
 	mutex_lock(&mgpu->lock);
 	mgpu_reset_locked(mgpu);
 	mutex_unlock(&mgpu->lock);
