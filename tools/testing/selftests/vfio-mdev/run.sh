@@ -17,12 +17,16 @@ set -u
 
 dir=$(cd "$(dirname "$0")" && pwd -P)
 
-# The modules next to the binaries, unless the caller says otherwise.
+# The modules next to the binaries, unless the caller says otherwise.  The
+# mgpu_* tests load mgpu.ko ($MGPU_MODULE, default samples/vfio-mdev/mgpu/
+# in this tree) themselves when the VM runner did not, and unload it again.
 export MDEV_TEST_MODULE=${MDEV_TEST_MODULE:-$dir/test_mdev.ko}
 export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/drivers/vfio/mdev/mdev.ko}
 
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
-	vfio_test lifecycle_test mdevctl_test.sh"
+	vfio_test lifecycle_test mdevctl_test.sh
+	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
+	qemu/qemu_e2e_test.py qemu/guest_boot_test.py"
 tests=${*:-$all_tests}
 # Per program: the harness has its own per-case timeouts; this is a backstop.
 prog_timeout=${MDEV_TEST_TIMEOUT:-1200}
@@ -33,12 +37,24 @@ else
 	logdir=$(mktemp -d)
 fi
 
+# The QEMU end-to-end tests use mgpu instances but, unlike the C mgpu tests,
+# do not load the module themselves.
+mgpu_module=${MGPU_MODULE:-$(cd "$dir/../../../.." && pwd -P)/samples/vfio-mdev/mgpu/mgpu.ko}
+
+needs_mgpu_loaded() {
+	case $1 in qemu/*) [ ! -d /sys/module/mgpu ] ;; *) false ;; esac
+}
+
 passed=0
 failed=0
 skipped=0
 
 for t in $tests; do
-	log=$logdir/$t.log
+	log=$logdir/${t//\//_}.log
+	loaded_mgpu=
+	if needs_mgpu_loaded "$t"; then
+		insmod "$mgpu_module" && loaded_mgpu=1
+	fi
 	echo "# ===== $t"
 	if [ ! -x "$dir/$t" ]; then
 		echo "# $t: not built (make selftests)"
@@ -66,6 +82,9 @@ for t in $tests; do
 	passed=$((passed + p))
 	failed=$((failed + f + missing))
 	skipped=$((skipped + s))
+	if [ -n "$loaded_mgpu" ]; then
+		rmmod mgpu
+	fi
 done
 
 summary="$passed passed, $failed failed"

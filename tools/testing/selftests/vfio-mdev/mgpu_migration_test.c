@@ -1,0 +1,1760 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests of mgpu's live migration (VFIO migration v2), driven through the
+ * uAPI directly and checked against the "Migration" section of
+ * Documentation/driver-api/mgpu.rst: the migration feature and its states,
+ * every legal arc and refused ones, interrupts held back while stopped, the
+ * saving and resuming files, the stream format, sparse VRAM, a full round
+ * trip of VRAM, config space, registers, display and interrupt state from
+ * one GPU to another, every kind of bad stream with its errno (the target
+ * unchanged and usable after each), and the agreement between a type's
+ * version file and what its instances accept.
+ *
+ * The fractional profiles are single-usage (one open instance per process),
+ * so every test works like a migration between two QEMUs: the source is
+ * saved and closed, then the target is opened and resumed.
+ *
+ * Each fixture reloads mgpu with its parameters: "pair" with
+ * stream_version=1,1 (two compatible 512 MiB GPUs), "mix" with four GPUs
+ * that differ in stream version and VRAM.  main() puts the defaults back.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "common.h"
+#include "mgpu_lib.h"
+#include "vfio_client.h"
+
+#define PAGE		4096UL
+#define MIB		(1024UL * 1024)
+/* An eventfd that must not fire is given this long; delivery is synchronous. */
+#define QUIET_MS	50
+#define FIRE_MS		1000
+
+#define CFG_PAIR	"gpus=2 stream_version=1,1"
+/* mgpu2 speaks stream 2; mgpu3 has 1 GiB, so its profiles have other sizes. */
+#define CFG_MIX		"gpus=4 vram_mb=512,512,512,1024 stream_version=1,1,2,1"
+
+/* ---- the stream, as the documentation lays it out ------------------------ */
+
+#define HDR_MAGIC	0
+#define HDR_VERSION	8
+#define HDR_SLICES	12
+#define HDR_VRAM	16
+#define HDR_SECTIONS	24
+#define HDR_CRC		28
+#define HDR_LENGTH	32
+#define HDR_RESERVED	40
+#define HDR_LEN		48
+#define SEC_LEN		16	/* id, reserved (le32), length (le64) */
+#define CONFIG_LEN	280
+#define REGS_LEN	70
+#define IRQ_LEN		8
+#define DISPLAY_LEN	8
+#define VRAM_HEAD_LEN	8
+#define PAGE_REC_LEN	(8 + PAGE)
+
+#define SEC_CONFIG	HDR_LEN
+#define SEC_REGS	(SEC_CONFIG + SEC_LEN + CONFIG_LEN)
+#define SEC_IRQ		(SEC_REGS + SEC_LEN + REGS_LEN)
+#define SEC_DISPLAY	(SEC_IRQ + SEC_LEN + IRQ_LEN)
+#define SEC_VRAM	(SEC_DISPLAY + SEC_LEN + DISPLAY_LEN)
+#define CONFIG_AT	(SEC_CONFIG + SEC_LEN)
+#define REGS_AT		(SEC_REGS + SEC_LEN)
+#define IRQ_AT		(SEC_IRQ + SEC_LEN)
+#define DISPLAY_AT	(SEC_DISPLAY + SEC_LEN)
+#define VRAM_PAGES	(SEC_VRAM + SEC_LEN)
+#define PAGE_REC(n)	(VRAM_PAGES + VRAM_HEAD_LEN + (n) * PAGE_REC_LEN)
+#define STREAM_MIN	PAGE_REC(0)	/* no VRAM page: 502 bytes */
+
+#define REGS_DISPI(i)	(REGS_AT + 2 * (i))
+#define REGS_VGA	(REGS_AT + 22)
+#define REGS_IRQ_STATUS	(REGS_AT + 58)
+#define IRQ_INTX_MASKED	IRQ_AT
+#define IRQ_MSI_SENT	(IRQ_AT + 4)
+
+enum mig_state {
+	ERROR = VFIO_DEVICE_STATE_ERROR,
+	STOP = VFIO_DEVICE_STATE_STOP,
+	RUNNING = VFIO_DEVICE_STATE_RUNNING,
+	STOP_COPY = VFIO_DEVICE_STATE_STOP_COPY,
+	RESUMING = VFIO_DEVICE_STATE_RESUMING,
+	RUNNING_P2P = VFIO_DEVICE_STATE_RUNNING_P2P,
+};
+
+static const char *const state_names[] = {
+	"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P",
+};
+
+static const enum mig_state valid_states[] = {
+	RUNNING, RUNNING_P2P, STOP, STOP_COPY, RESUMING,
+};
+
+static bool mgpu_ready;
+static char mgpu_why[256];
+
+/* The 6.1 harness runs a test's body even when its setup called SKIP(). */
+#define SKIP_IF_SETUP_SKIPPED() do {		\
+	if (_metadata->skip)			\
+		return;				\
+} while (0)
+
+static void put_le(__u8 *p, unsigned int size, __u64 val)
+{
+	unsigned int i;
+
+	for (i = 0; i < size; i++)
+		p[i] = val >> (8 * i);
+}
+
+static __u64 get_le(const __u8 *p, unsigned int size)
+{
+	__u64 val = 0;
+	unsigned int i;
+
+	for (i = 0; i < size; i++)
+		val |= (__u64)p[i] << (8 * i);
+	return val;
+}
+
+/* CRC-32 as zlib computes it (reflected, polynomial 0xedb88320). */
+static __u32 crc32_zlib(const __u8 *p, size_t len)
+{
+	static __u32 table[256];
+	__u32 crc = ~0U;
+	size_t i;
+
+	if (!table[1]) {
+		for (i = 0; i < 256; i++) {
+			__u32 c = i;
+			int k;
+
+			for (k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	}
+	for (i = 0; i < len; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void fix_crc(__u8 *s, size_t len)
+{
+	put_le(s + HDR_CRC, 4, crc32_zlib(s + HDR_LEN, len - HDR_LEN));
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- the migration uAPI ---------------------------------------------------- */
+
+static int feature(int dev, __u32 flags, void *data, size_t len)
+{
+	__u64 buf[8] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+	int ret;
+
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags;
+	memcpy(f->data, data, len);
+	ret = vfio_ioctl(dev, VFIO_DEVICE_FEATURE, f);
+	memcpy(data, f->data, len);
+	return ret;
+}
+
+/* The state, or -errno. */
+static int mig_get(int dev)
+{
+	struct vfio_device_feature_mig_state mig = { .data_fd = -2 };
+	int ret;
+
+	ret = feature(dev, VFIO_DEVICE_FEATURE_GET |
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig, sizeof(mig));
+	return ret ? ret : (int)mig.device_state;
+}
+
+/* SET: 0 or -errno; *@fd gets data_fd (-1 when none) if @fd is given. */
+static int mig_set(int dev, __u32 state, int *fd)
+{
+	struct vfio_device_feature_mig_state mig = {
+		.device_state = state,
+		.data_fd = -2,
+	};
+	int ret;
+
+	ret = feature(dev, VFIO_DEVICE_FEATURE_SET |
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig, sizeof(mig));
+	if (fd)
+		*fd = mig.data_fd;
+	else if (!ret && mig.data_fd >= 0)
+		close(mig.data_fd);
+	return ret;
+}
+
+/* A saved stream. */
+struct stream {
+	__u8 *buf;
+	size_t len;
+};
+
+static void stream_free(struct stream *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->len = 0;
+}
+
+/* Reads a saving fd to EOF in reads of @chunk bytes: 0 or -errno. */
+static int read_all(int fd, size_t chunk, struct stream *s)
+{
+	size_t cap = 1 << 16;
+	ssize_t n;
+
+	s->len = 0;
+	s->buf = malloc(cap);
+	if (!s->buf)
+		return -ENOMEM;
+	for (;;) {
+		if (cap - s->len < chunk) {
+			__u8 *bigger;
+
+			cap = cap * 2 + chunk;
+			bigger = realloc(s->buf, cap);
+			if (!bigger)
+				return -ENOMEM;
+			s->buf = bigger;
+		}
+		n = read(fd, s->buf + s->len, chunk);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return 0;
+		s->len += n;
+	}
+}
+
+/*
+ * Saves @dev from whatever state it is in: STOP_COPY, the fd read to EOF in
+ * reads of @chunk bytes, then STOP.  0 or -errno.
+ */
+static int save(int dev, size_t chunk, struct stream *s)
+{
+	int fd, ret;
+
+	ret = mig_set(dev, STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	if (fd < 0)
+		return -EBADF;
+	ret = read_all(fd, chunk, s);
+	close(fd);
+	if (ret)
+		return ret;
+	return mig_set(dev, STOP, NULL);
+}
+
+/*
+ * Resumes @dev from whatever state it is in: RESUMING, @len bytes written in
+ * writes of at most @chunk, then STOP.  *@write_err gets the first write's
+ * error (0 if all were taken); the result is the errno of RESUMING -> STOP.
+ */
+static int resume(int dev, const void *buf, size_t len, size_t chunk,
+		  int *write_err)
+{
+	size_t done = 0;
+	int fd, ret;
+
+	*write_err = 0;
+	ret = mig_set(dev, RESUMING, &fd);
+	if (ret)
+		return ret;
+	if (fd < 0)
+		return -EBADF;
+	while (done < len) {
+		size_t n = len - done < chunk ? len - done : chunk;
+		ssize_t w = write(fd, (const __u8 *)buf + done, n);
+
+		if (w < 0) {
+			*write_err = -errno;
+			break;
+		}
+		if (w == 0) {
+			*write_err = -EIO;
+			break;
+		}
+		done += w;
+	}
+	close(fd);
+	return mig_set(dev, STOP, NULL);
+}
+
+/* ---- instances -------------------------------------------------------------- */
+
+struct inst {
+	char uuid[UUID_STR_LEN];
+	unsigned int gpu;
+	unsigned int type;
+	__u64 vram;
+	bool created;
+	struct vfio_client v;
+	int dev;
+};
+
+static int inst_create(struct inst *in, unsigned int gpu, unsigned int type,
+		       unsigned int gpu_vram_mb)
+{
+	int ret;
+
+	vfio_client_init(&in->v);
+	in->dev = -1;
+	in->gpu = gpu;
+	in->type = type;
+	in->vram = mgpu_vram_size(gpu_vram_mb, type);
+	uuid_gen(in->uuid);
+	ret = mgpu_create(gpu, type, in->uuid);
+	in->created = !ret;
+	return ret;
+}
+
+static int inst_open(struct inst *in)
+{
+	int ret = vfio_client_open(&in->v, in->uuid);
+
+	in->dev = ret ? -1 : in->v.device;
+	return ret;
+}
+
+static void inst_close(struct inst *in)
+{
+	vfio_client_close(&in->v);
+	in->dev = -1;
+}
+
+static int inst_destroy(struct inst *in)
+{
+	inst_close(in);
+	if (!in->created || !mdev_exists(in->uuid))
+		return 0;
+	in->created = false;
+	return mdev_remove(in->uuid);
+}
+
+/* ---- device state as its user sees it --------------------------------------- */
+
+struct snap {
+	__u8 cfg[MGPU_CFG_SIZE];
+	__u16 dispi[DISPI_REGS];
+	__u8 vga[32];
+	__u32 endian;
+	__u32 ctrl[6];		/* ID, SLICES, STATUS, ENABLE, (RAISE), SCRATCH */
+	__u8 edid[128];
+	__u64 vram_hash;
+	struct vfio_device_gfx_plane_info plane;
+	int plane_ret;
+};
+
+/* A 64-bit hash of the whole of BAR0, read with pread in 1 MiB pieces. */
+static int vram_hash(int dev, __u64 size, __u64 *hash)
+{
+	__u64 *buf = malloc(MIB), h = 0xcbf29ce484222325ULL, off;
+	ssize_t n;
+	size_t i;
+
+	if (!buf)
+		return -ENOMEM;
+	for (off = 0; off < size; off += MIB) {
+		n = vfio_region_read(dev, MGPU_VRAM, off, buf, MIB);
+		if (n != (ssize_t)MIB) {
+			free(buf);
+			return n < 0 ? n : -EIO;
+		}
+		for (i = 0; i < MIB / 8; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL + off;
+	}
+	free(buf);
+	*hash = h;
+	return 0;
+}
+
+static int query_plane(int dev, struct vfio_device_gfx_plane_info *plane)
+{
+	memset(plane, 0, sizeof(*plane));
+	plane->argsz = sizeof(*plane);
+	plane->flags = VFIO_GFX_PLANE_TYPE_REGION;
+	plane->drm_plane_type = 1;	/* DRM_PLANE_TYPE_PRIMARY */
+	return vfio_ioctl(dev, VFIO_DEVICE_QUERY_GFX_PLANE, plane);
+}
+
+static int snap_take(int dev, __u64 vram, struct snap *s)
+{
+	unsigned int i;
+	__u32 val;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (vfio_region_read(dev, MGPU_CFG, 0, s->cfg, sizeof(s->cfg)) !=
+	    sizeof(s->cfg))
+		return -EIO;
+	for (i = 0; i < DISPI_REGS; i++) {
+		ret = mgpu_mmio_read(dev, MGPU_DISPI(i), 2, &val);
+		if (ret)
+			return ret;
+		s->dispi[i] = val;
+	}
+	for (i = 0; i < sizeof(s->vga); i++) {
+		ret = mgpu_mmio_read(dev, MGPU_MMIO_VGA + i, 1, &val);
+		if (ret)
+			return ret;
+		s->vga[i] = val;
+	}
+	ret = mgpu_mmio_read(dev, MGPU_QEXT_ENDIAN, 4, &s->endian);
+	for (i = 0; !ret && i < 6; i++)
+		ret = mgpu_mmio_read(dev, MGPU_MMIO_CTRL + 4 * i, 4,
+				     &s->ctrl[i]);
+	for (i = 0; !ret && i < sizeof(s->edid); i += 4) {
+		ret = mgpu_mmio_read(dev, MGPU_MMIO_EDID + i, 4, &val);
+		memcpy(s->edid + i, &val, 4);
+	}
+	if (ret)
+		return ret;
+	s->plane_ret = query_plane(dev, &s->plane);
+	return vram_hash(dev, vram, &s->vram_hash);
+}
+
+/* The first part of two snapshots that differs, or NULL. */
+static const char *snap_diff(const struct snap *a, const struct snap *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(a->cfg); i++)
+		if (a->cfg[i] != b->cfg[i])
+			return "config space";
+	if (memcmp(a->dispi, b->dispi, sizeof(a->dispi)))
+		return "dispi registers";
+	if (memcmp(a->vga, b->vga, sizeof(a->vga)))
+		return "VGA bytes";
+	if (a->endian != b->endian)
+		return "ENDIAN";
+	if (memcmp(a->ctrl, b->ctrl, sizeof(a->ctrl)))
+		return "control block";
+	if (memcmp(a->edid, b->edid, sizeof(a->edid)))
+		return "EDID";
+	if (a->vram_hash != b->vram_hash)
+		return "VRAM";
+	if (a->plane_ret != b->plane_ret ||
+	    a->plane.drm_format != b->plane.drm_format ||
+	    a->plane.width != b->plane.width ||
+	    a->plane.height != b->plane.height ||
+	    a->plane.stride != b->plane.stride ||
+	    a->plane.size != b->plane.size ||
+	    a->plane.region_index != b->plane.region_index)
+		return "display plane";
+	return NULL;
+}
+
+/* ---- programming a device ---------------------------------------------------- */
+
+/* Writes @len bytes of a pattern that no page of it is all zeros in. */
+static int vram_fill(int dev, __u64 off, size_t len, __u32 seed)
+{
+	__u32 *buf = malloc(len);
+	ssize_t n;
+	size_t i;
+
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < len / 4; i++)
+		buf[i] = (seed + (__u32)(off / 4 + i)) * 2654435761U | 1;
+	n = vfio_region_write(dev, MGPU_VRAM, off, buf, len);
+	free(buf);
+	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
+}
+
+struct dev_setup {
+	struct mgpu_mode mode;
+	__u16 cmd;
+	__u32 bar0, bar2;
+	__u8 irq_line;
+	bool msi;
+	__u32 scratch;
+	__u32 irq_enable;
+	__u32 vram_seed;
+	__u64 vram_off;		/* first patterned byte */
+	size_t vram_len;	/* patterned bytes there, and the last page */
+};
+
+/*
+ * Puts @dev into a known state: config space, a display mode, VGA bytes,
+ * ENDIAN, SCRATCH, IRQ_ENABLE and VRAM.  Interrupts are raised by the
+ * caller.
+ */
+static int dev_program(int dev, __u64 vram, const struct dev_setup *d)
+{
+	unsigned int i;
+	int ret;
+
+	ret = vfio_cfg_write(dev, PCI_COMMAND, 2, d->cmd);
+	ret = ret ?: vfio_cfg_write(dev, PCI_BASE_ADDRESS_0, 4, d->bar0);
+	ret = ret ?: vfio_cfg_write(dev, PCI_BASE_ADDRESS_2, 4, d->bar2);
+	ret = ret ?: vfio_cfg_write(dev, PCI_INTERRUPT_LINE, 1, d->irq_line);
+	ret = ret ?: vfio_cfg_write(dev, MGPU_MSI_CAP + PCI_MSI_ADDRESS_LO, 4,
+				    0xfee00000 | d->irq_line << 12);
+	ret = ret ?: vfio_cfg_write(dev, MGPU_MSI_CAP + PCI_MSI_DATA_64, 2,
+				    0x4000 | d->irq_line);
+	ret = ret ?: vfio_cfg_write(dev, MGPU_MSI_CAP + PCI_MSI_FLAGS, 2,
+				    d->msi ? PCI_MSI_FLAGS_ENABLE : 0);
+	ret = ret ?: mgpu_set_mode(dev, &d->mode);
+	for (i = 0; !ret && i < 16; i++)
+		ret = mgpu_mmio_write(dev, MGPU_MMIO_VGA + i, 1,
+				      d->scratch + i);
+	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_SCRATCH, d->scratch);
+	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_IRQ_ENABLE, d->irq_enable);
+	ret = ret ?: vram_fill(dev, d->vram_off, d->vram_len, d->vram_seed);
+	ret = ret ?: vram_fill(dev, vram - PAGE, PAGE, d->vram_seed);
+	return ret;
+}
+
+/* The source of the round trips: INTx, a mode at offset 0, 3 MiB of VRAM. */
+static const struct dev_setup src_setup = {
+	.mode = { 1024, 768, 32, 0, 0, 0, 0x41 },
+	.cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR,
+	.bar0 = 0xe0000000,
+	.bar2 = 0xfebf0000,
+	.irq_line = 11,
+	.scratch = 0x5eed0001,
+	.irq_enable = 0x5,
+	.vram_seed = 1,
+	.vram_off = 0,
+	.vram_len = 3 * MIB,
+};
+
+/* A target that differs in everything, to see that a bad stream leaves it. */
+static const struct dev_setup other_setup = {
+	.mode = { 800, 600, 16, 0, 0, 0, 0x01 },
+	.cmd = PCI_COMMAND_MEMORY,
+	.bar0 = 0xd0000000,
+	.bar2 = 0xfeb00000,
+	.irq_line = 5,
+	.scratch = 0xdeadbeef,
+	.irq_enable = 0x2,
+	.vram_seed = 7,
+	.vram_off = 40 * PAGE,
+	.vram_len = 8 * PAGE,
+};
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+#define MAX_INST	12
+
+struct world {
+	struct inst in[MAX_INST];
+	unsigned int nr;
+	int fds[8];
+};
+
+static void world_init(struct world *w)
+{
+	unsigned int i;
+
+	memset(w, 0, sizeof(*w));
+	for (i = 0; i < MAX_INST; i++) {
+		vfio_client_init(&w->in[i].v);
+		w->in[i].dev = -1;
+	}
+	for (i = 0; i < 8; i++)
+		w->fds[i] = -1;
+}
+
+static void world_fini(struct __test_metadata *_metadata, struct world *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		if (w->fds[i] >= 0)
+			close(w->fds[i]);
+	for (i = 0; i < w->nr; i++)
+		EXPECT_EQ(0, inst_destroy(&w->in[i]));
+}
+
+/* A new instance in @w, or NULL (the errno in the log). */
+static struct inst *world_add(struct __test_metadata *_metadata,
+			      struct world *w, unsigned int gpu,
+			      unsigned int type, unsigned int gpu_vram_mb)
+{
+	struct inst *in = &w->in[w->nr];
+	int ret;
+
+	if (w->nr == MAX_INST)
+		return NULL;
+	ret = inst_create(in, gpu, type, gpu_vram_mb);
+	if (ret) {
+		TH_LOG("creating mgpu-%s on mgpu%u: %s",
+		       mgpu_profiles[type].name, gpu, strerror(-ret));
+		return NULL;
+	}
+	w->nr++;
+	return in;
+}
+
+FIXTURE(pair) {
+	struct world w;
+};
+
+FIXTURE_SETUP(pair)
+{
+	world_init(&self->w);
+	if (!mgpu_ready)
+		SKIP(return, "mgpu not available: %s", mgpu_why);
+	ASSERT_EQ(0, mgpu_reload(CFG_PAIR));
+}
+
+FIXTURE_TEARDOWN(pair)
+{
+	world_fini(_metadata, &self->w);
+}
+
+FIXTURE(mix) {
+	struct world w;
+};
+
+FIXTURE_SETUP(mix)
+{
+	world_init(&self->w);
+	if (!mgpu_ready)
+		SKIP(return, "mgpu not available: %s", mgpu_why);
+	ASSERT_EQ(0, mgpu_reload(CFG_MIX));
+}
+
+FIXTURE_TEARDOWN(mix)
+{
+	world_fini(_metadata, &self->w);
+}
+
+/*
+ * Creates and opens @src, programs it with @d, raises @raise with an INTx
+ * eventfd installed (which fires and automasks for enabled causes),
+ * snapshots it into @snap if given, and saves it: the source is closed
+ * again afterwards.
+ */
+static void save_source(struct __test_metadata *_metadata, struct inst *src,
+			const struct dev_setup *d, __u32 raise,
+			struct snap *snap, struct stream *s)
+{
+	int efd;
+
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, dev_program(src->dev, src->vram, d));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(src->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd));
+	ASSERT_EQ(0, mgpu_ctrl_set(src->dev, MGPU_CTRL_IRQ_RAISE, raise));
+	if (raise & d->irq_enable && !d->msi)
+		EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	if (snap)
+		ASSERT_EQ(0, snap_take(src->dev, src->vram, snap));
+	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
+	ASSERT_EQ(0, save(src->dev, 1 << 20, s));
+	EXPECT_EQ(STOP, mig_get(src->dev));
+	close(efd);
+	inst_close(src);
+}
+
+/* ---- the feature -------------------------------------------------------------- */
+
+TEST_F(pair, feature)
+{
+	struct vfio_device_feature_migration mig = { 0 };
+	struct vfio_device_feature probe = {
+		.argsz = sizeof(probe),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+	};
+	struct inst *in;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+
+	ASSERT_EQ(0, feature(in->dev, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIGRATION, &mig, sizeof(mig)));
+	EXPECT_EQ((__u64)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P), mig.flags);
+	EXPECT_EQ(0, vfio_ioctl(in->dev, VFIO_DEVICE_FEATURE, &probe));
+	/* MIGRATION can only be read. */
+	EXPECT_EQ(-EINVAL, feature(in->dev, VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_MIGRATION, &mig,
+				   sizeof(mig)));
+	/* A fresh open starts RUNNING. */
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+
+	/* Closing in STOP and opening again starts RUNNING again. */
+	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	inst_close(in);
+	ASSERT_EQ(0, inst_open(in));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+}
+
+/* ---- the stream format ---------------------------------------------------------- */
+
+/* Where each section header is, and its payload length (VRAM: no page). */
+static const struct {
+	unsigned int at, len;
+} sections[] = {
+	{ SEC_CONFIG, CONFIG_LEN }, { SEC_REGS, REGS_LEN },
+	{ SEC_IRQ, IRQ_LEN }, { SEC_DISPLAY, DISPLAY_LEN },
+	{ SEC_VRAM, VRAM_HEAD_LEN },
+};
+
+/* An instance nobody touched: the header and the fixed sections only. */
+TEST_F(pair, untouched_stream)
+{
+	struct stream s = { 0 };
+	struct inst *in;
+	unsigned int i;
+	__u64 len;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, save(in->dev, 4096, &s));
+
+	ASSERT_EQ(STREAM_MIN, s.len);
+	EXPECT_EQ(0, memcmp(s.buf + HDR_MAGIC, "MGPUMIG", 8));
+	EXPECT_EQ(1U, get_le(s.buf + HDR_VERSION, 4));
+	EXPECT_EQ(1U, get_le(s.buf + HDR_SLICES, 4));
+	EXPECT_EQ(64 * MIB, get_le(s.buf + HDR_VRAM, 8));
+	EXPECT_EQ(5U, get_le(s.buf + HDR_SECTIONS, 4));
+	EXPECT_EQ(s.len, get_le(s.buf + HDR_LENGTH, 8));
+	EXPECT_EQ(0U, get_le(s.buf + HDR_RESERVED, 8));
+	EXPECT_EQ(crc32_zlib(s.buf + HDR_LEN, s.len - HDR_LEN),
+		  get_le(s.buf + HDR_CRC, 4));
+
+	/* The sections in order, with their lengths. */
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(i, get_le(s.buf + sections[i].at, 4));
+		EXPECT_EQ(0U, get_le(s.buf + sections[i].at + 4, 4));
+		EXPECT_EQ(sections[i].len, get_le(s.buf + sections[i].at + 8, 8));
+	}
+	/* Power-on state: vendor and device ID, dispi ID, no VRAM page. */
+	EXPECT_EQ((__u64)MGPU_VENDOR, get_le(s.buf + CONFIG_AT + PCI_VENDOR_ID, 2));
+	EXPECT_EQ((__u64)MGPU_DEVICE, get_le(s.buf + CONFIG_AT + PCI_DEVICE_ID, 2));
+	EXPECT_EQ((__u64)MGPU_DISPI_ID5, get_le(s.buf + REGS_DISPI(DISPI_ID), 2));
+	len = get_le(s.buf + VRAM_PAGES, 8);
+	EXPECT_EQ(0U, len);
+	stream_free(&s);
+}
+
+/* A 256 MiB half with 1 MiB touched: about 1 MiB of stream, and it all lands. */
+TEST_F_TIMEOUT(pair, sparse_vram, 120)
+{
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	__u64 h_src, h_dst, pages, i, prev = 0;
+	int werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_HALF, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_HALF, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	ASSERT_EQ(256 * MIB, src->vram);
+
+	/* 1 MiB in three places: the start, the middle and the end. */
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, vram_fill(src->dev, 0, 96 * PAGE, 3));
+	ASSERT_EQ(0, vram_fill(src->dev, 128 * MIB, 96 * PAGE, 4));
+	ASSERT_EQ(0, vram_fill(src->dev, src->vram - 64 * PAGE, 64 * PAGE, 5));
+	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
+	ASSERT_EQ(0, save(src->dev, 1 << 20, &s));
+	inst_close(src);
+
+	TH_LOG("half, 1 MiB touched: stream of %zu bytes", s.len);
+	EXPECT_LE(1 * MIB, s.len);
+	EXPECT_GE(1 * MIB + 64 * 1024, s.len);
+	pages = get_le(s.buf + VRAM_PAGES, 8);
+	EXPECT_EQ(256U, pages);
+	ASSERT_EQ(PAGE_REC(pages), s.len);
+	for (i = 0; i < pages; i++) {
+		__u64 index = get_le(s.buf + PAGE_REC(i), 8);
+
+		EXPECT_TRUE(i == 0 || index > prev);
+		prev = index;
+	}
+	EXPECT_EQ(256 * MIB / PAGE - 1, prev);
+
+	ASSERT_EQ(0, inst_open(dst));
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
+	EXPECT_EQ(0, werr);
+	ASSERT_EQ(0, vram_hash(dst->dev, dst->vram, &h_dst));
+	EXPECT_EQ(h_src, h_dst);
+	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	stream_free(&s);
+}
+
+/* ---- the round trip ------------------------------------------------------------- */
+
+/*
+ * An eighth on mgpu0 with VRAM, config space, registers, a display mode and
+ * a pending, INTx-masked interrupt, into a fresh eighth on mgpu1.
+ */
+TEST_F_TIMEOUT(pair, roundtrip_intx, 120)
+{
+	struct vfio_device_gfx_plane_info plane;
+	struct snap before, after;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	const char *diff;
+	int efd, efd2, werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+
+	/* Cause 0 enabled and raised (INTx fired, now masked), cause 3 too. */
+	save_source(_metadata, src, &src_setup, 0x9, &before, &s);
+	ASSERT_EQ(0, before.plane_ret);
+	EXPECT_EQ(1024U, before.plane.width);
+	EXPECT_EQ(0x9U, before.ctrl[2]);
+	EXPECT_TRUE(before.cfg[PCI_STATUS] & PCI_STATUS_INTERRUPT);
+
+	/* The target's INTx eventfd is installed before the state arrives. */
+	ASSERT_EQ(0, inst_open(dst));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd));
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
+	EXPECT_EQ(0, werr);
+	EXPECT_EQ(STOP, mig_get(dst->dev));
+
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+	diff = snap_diff(&before, &after);
+	EXPECT_EQ(NULL, diff) TH_LOG("%s differs", diff);
+
+	/* INTx arrived masked: RUNNING signals nothing until it is unmasked. */
+	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	EXPECT_EQ(0, vfio_irq_unmask(dst->dev, VFIO_PCI_INTX_IRQ_INDEX));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+
+	/* A freshly installed eventfd gets the level that is still asserted. */
+	efd2 = vfio_eventfd();
+	ASSERT_LE(0, efd2);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd2));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd2, FIRE_MS));
+	/* And a new cause after acknowledging: the device is live. */
+	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_STATUS, 0x9));
+	EXPECT_EQ(0, vfio_irq_unmask(dst->dev, VFIO_PCI_INTX_IRQ_INDEX));
+	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_RAISE, 0x4));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd2, FIRE_MS));
+
+	/* The same plane. */
+	ASSERT_EQ(0, query_plane(dst->dev, &plane));
+	EXPECT_EQ(before.plane.drm_format, plane.drm_format);
+	EXPECT_EQ(before.plane.width, plane.width);
+	EXPECT_EQ(before.plane.height, plane.height);
+	EXPECT_EQ(before.plane.stride, plane.stride);
+	EXPECT_EQ(before.plane.size, plane.size);
+	close(efd);
+	close(efd2);
+	stream_free(&s);
+}
+
+/* MSI: a cause already signalled is not signalled again by the target. */
+TEST_F(pair, roundtrip_msi)
+{
+	struct dev_setup d = src_setup;
+	struct snap before, after;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	const char *diff;
+	int efd, werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+
+	d.msi = true;
+	d.irq_enable = 0x3;
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, dev_program(src->dev, src->vram, &d));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(src->dev, VFIO_PCI_MSI_IRQ_INDEX,
+					  efd));
+	ASSERT_EQ(0, mgpu_ctrl_set(src->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	ASSERT_EQ(0, snap_take(src->dev, src->vram, &before));
+	ASSERT_EQ(0, save(src->dev, 1 << 20, &s));
+	EXPECT_EQ(1U, get_le(s.buf + IRQ_MSI_SENT, 4));
+	close(efd);
+	inst_close(src);
+
+	ASSERT_EQ(0, inst_open(dst));
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+	diff = snap_diff(&before, &after);
+	EXPECT_EQ(NULL, diff) TH_LOG("%s differs", diff);
+
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_MSI_IRQ_INDEX,
+					  efd));
+	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	/* A new cause is a new message. */
+	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	close(efd);
+	stream_free(&s);
+}
+
+/* ---- stopped means quiet ----------------------------------------------------------- */
+
+TEST_F(pair, quiesce)
+{
+	struct inst *in;
+	int efd, msi;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, vfio_cfg_write(in->dev, PCI_COMMAND, 2,
+				    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd));
+	ASSERT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 0x3));
+
+	/* INTx: held back from RUNNING_P2P on, sent on the way to RUNNING. */
+	ASSERT_EQ(0, mig_set(in->dev, RUNNING_P2P, NULL));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	/* The status bit follows the causes all the same. */
+	EXPECT_EQ(PCI_STATUS_INTERRUPT,
+		  vfio_cfg_get(in->dev, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	/* Unmasking while stopped signals nothing either. */
+	EXPECT_EQ(0, vfio_irq_unmask(in->dev, VFIO_PCI_INTX_IRQ_INDEX));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	/* Registers still work while stopped. */
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_SCRATCH, 0x1234));
+	EXPECT_EQ(0x1234, mgpu_ctrl_get(in->dev, MGPU_CTRL_SCRATCH));
+	ASSERT_EQ(0, mig_set(in->dev, RUNNING_P2P, NULL));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_STATUS, 0x3));
+
+	/* MSI: the same, and a cause raised and cleared while stopped is lost. */
+	msi = vfio_eventfd();
+	ASSERT_LE(0, msi);
+	ASSERT_EQ(0, vfio_cfg_write(in->dev, MGPU_MSI_CAP + PCI_MSI_FLAGS, 2,
+				    PCI_MSI_FLAGS_ENABLE));
+	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_MSI_IRQ_INDEX,
+					  msi));
+	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_STATUS, 0x2));
+	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_eventfd_wait(msi, QUIET_MS));
+	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
+	EXPECT_EQ(0, vfio_eventfd_wait(msi, QUIET_MS));
+	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(1, vfio_eventfd_wait(msi, FIRE_MS));
+	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
+	close(msi);
+	close(efd);
+}
+
+/* ---- arcs ------------------------------------------------------------------------ */
+
+/* Every legal transition among the five states, direct or combined. */
+TEST_F_TIMEOUT(pair, every_arc, 120)
+{
+	struct stream s = { 0 };
+	unsigned int f, t;
+	struct inst *in;
+	int fd, fd2, ret;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, vram_fill(in->dev, 0, 4 * PAGE, 9));
+	/* A valid stream for leaving RESUMING: the instance's own. */
+	ASSERT_EQ(0, save(in->dev, 1 << 20, &s));
+
+	for (f = 0; f < 5; f++) {
+		for (t = 0; t < 5; t++) {
+			enum mig_state from = valid_states[f];
+			enum mig_state to = valid_states[t];
+			bool new_fd = to != from &&
+				      (to == STOP_COPY || to == RESUMING);
+
+			ASSERT_EQ(0, vfio_device_reset(in->dev));
+			ASSERT_EQ(RUNNING, mig_get(in->dev));
+			ASSERT_EQ(0, mig_set(in->dev, from, &fd));
+			EXPECT_EQ(from == STOP_COPY || from == RESUMING, fd >= 0);
+			if (from == RESUMING && to != RESUMING)
+				ASSERT_EQ((ssize_t)s.len, write(fd, s.buf, s.len));
+
+			ret = mig_set(in->dev, to, &fd2);
+			EXPECT_EQ(0, ret) TH_LOG("%s -> %s", state_names[from],
+						 state_names[to]);
+			EXPECT_EQ((int)to, mig_get(in->dev))
+				TH_LOG("%s -> %s", state_names[from],
+				       state_names[to]);
+			EXPECT_EQ(new_fd, fd2 >= 0)
+				TH_LOG("%s -> %s: data_fd %d", state_names[from],
+				       state_names[to], fd2);
+			/* A session ends when its state is left. */
+			if (from == STOP_COPY && to != STOP_COPY) {
+				char c;
+
+				EXPECT_EQ(-1, read(fd, &c, 1));
+				EXPECT_EQ(ENODEV, errno);
+			}
+			if (fd >= 0)
+				close(fd);
+			if (fd2 >= 0)
+				close(fd2);
+		}
+	}
+	stream_free(&s);
+}
+
+/* ERROR and states that do not exist are refused, and nothing changes. */
+TEST_F(pair, refused_arcs)
+{
+	static const __u32 bad[] = { ERROR, 6, 7, 255, 0x80000000, ~0U };
+	__u64 buf[4] = { 0 };
+	struct vfio_device_feature *feat = (void *)buf;
+	unsigned int f, i;
+	struct inst *in;
+	int fd, fd2;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+
+	for (f = 0; f < 5; f++) {
+		enum mig_state from = valid_states[f];
+
+		ASSERT_EQ(0, vfio_device_reset(in->dev));
+		ASSERT_EQ(0, mig_set(in->dev, from, &fd));
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			EXPECT_EQ(-EINVAL, mig_set(in->dev, bad[i], &fd2))
+				TH_LOG("%s -> %u", state_names[from], bad[i]);
+			EXPECT_EQ(-1, fd2);
+			EXPECT_EQ((int)from, mig_get(in->dev));
+		}
+		/* The session of @from survives a refused transition. */
+		if (from == STOP_COPY) {
+			char c;
+
+			EXPECT_EQ(1, read(fd, &c, 1));
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+
+	/* Leaving RESUMING with no data: the empty stream is refused. */
+	ASSERT_EQ(0, vfio_device_reset(in->dev));
+	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	EXPECT_EQ(-EINVAL, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(STOP, mig_get(in->dev));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+
+	/* A short argsz. */
+	feat->argsz = sizeof(*feat) + 4;
+	feat->flags = VFIO_DEVICE_FEATURE_SET |
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
+	EXPECT_EQ(-EINVAL, vfio_ioctl(in->dev, VFIO_DEVICE_FEATURE, feat));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+}
+
+/* ---- the data fds --------------------------------------------------------------- */
+
+TEST_F(pair, data_fds)
+{
+	struct stream a = { 0 }, b = { 0 };
+	struct inst *in;
+	int fd, werr;
+	char c;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, vram_fill(in->dev, 0, 5 * PAGE, 11));
+	ASSERT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_SCRATCH, 42));
+
+	/* The saving fd: read-only, close-on-exec, no position, EOF at the end. */
+	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, pread(fd, &c, 1, 0));
+	EXPECT_EQ(ESPIPE, errno);
+	EXPECT_EQ(-1, lseek(fd, 0, SEEK_SET));
+	EXPECT_EQ(ESPIPE, errno);
+	/* Odd read sizes give the same stream as big ones. */
+	ASSERT_EQ(0, read_all(fd, 333, &a));
+	EXPECT_EQ(0, read(fd, &c, 1));
+	EXPECT_EQ(0, read(fd, &c, 1));
+	/* Asking for STOP_COPY again keeps the session and gives no new fd. */
+	EXPECT_EQ(0, mig_set(in->dev, STOP_COPY, &werr));
+	EXPECT_EQ(-1, werr);
+	EXPECT_EQ(0, read(fd, &c, 1));
+	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(-1, read(fd, &c, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+
+	/* While stopped nothing changes: a second save is the same stream. */
+	ASSERT_EQ(0, save(in->dev, 1 << 20, &b));
+	ASSERT_EQ(a.len, b.len);
+	EXPECT_EQ(0, memcmp(a.buf, b.buf, a.len));
+	EXPECT_EQ(5U, get_le(a.buf + VRAM_PAGES, 8));
+
+	/* The resuming fd: write-only, takes the stream in any pieces. */
+	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(O_WRONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+	EXPECT_EQ(-1, read(fd, &c, 1));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, pwrite(fd, "x", 1, 0));
+	EXPECT_EQ(ESPIPE, errno);
+	EXPECT_EQ(0, write(fd, a.buf, 0));
+	close(fd);
+	/* Closing the fd does not end the session; leaving RESUMING does. */
+	EXPECT_EQ(RESUMING, mig_get(in->dev));
+	EXPECT_EQ(-EINVAL, mig_set(in->dev, STOP, NULL));
+
+	EXPECT_EQ(0, resume(in->dev, a.buf, a.len, 1, &werr));
+	EXPECT_EQ(0, werr);
+	EXPECT_EQ(0, resume(in->dev, a.buf, a.len, 47, &werr));
+	EXPECT_EQ(0, werr);
+	EXPECT_EQ(0, resume(in->dev, a.buf, a.len, 4099, &werr));
+	EXPECT_EQ(0, werr);
+
+	/* One byte too many, in a write of its own. */
+	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	EXPECT_EQ((ssize_t)a.len, write(fd, a.buf, a.len));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EFBIG, errno);
+	/* The session remembers the refused write. */
+	EXPECT_EQ(-1, write(fd, "", 1));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(-EFBIG, mig_set(in->dev, STOP, NULL));
+	close(fd);
+
+	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(42, mgpu_ctrl_get(in->dev, MGPU_CTRL_SCRATCH));
+	stream_free(&a);
+	stream_free(&b);
+}
+
+/* A reset ends a session and returns to RUNNING; a close does too. */
+TEST_F(pair, reset_ends_sessions)
+{
+	struct snap snap0, snap1;
+	struct inst *in;
+	int fd;
+	char c[64];
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, vram_fill(in->dev, 0, 2 * PAGE, 13));
+
+	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	EXPECT_EQ((ssize_t)sizeof(c), read(fd, c, sizeof(c)));
+	EXPECT_EQ(0, vfio_device_reset(in->dev));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(-1, read(fd, c, sizeof(c)));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+
+	/* Aborting RESUMING with a reset applies nothing of the stream. */
+	ASSERT_EQ(0, snap_take(in->dev, in->vram, &snap0));
+	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	memset(c, 0, sizeof(c));
+	/* Less than a header: nothing is checked yet. */
+	EXPECT_EQ(40, write(fd, c, 40));
+	EXPECT_EQ(0, vfio_device_reset(in->dev));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(-1, write(fd, c, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	ASSERT_EQ(0, snap_take(in->dev, in->vram, &snap1));
+	EXPECT_EQ(NULL, snap_diff(&snap0, &snap1));
+
+	/* Closing the device in STOP_COPY: the fd outlives it, ended. */
+	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	inst_close(in);
+	EXPECT_EQ(-1, read(fd, c, sizeof(c)));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, inst_open(in));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	close(fd);
+}
+
+/* ---- bad streams ------------------------------------------------------------------ */
+
+enum bad_op {
+	TRUNC,		/* keep @at bytes (negative: from the end) */
+	FLIP,		/* xor 0xff into the byte at @at */
+	PUT8,		/* store @val at @at, 1, 2, 4 or 8 bytes */
+	PUT16,
+	PUT32,
+	PUT64,
+	APPEND,		/* @val bytes of garbage at the end */
+	LENGTH,		/* the header's length: the stream's + @at */
+};
+
+struct bad_case {
+	const char *name;
+	enum bad_op op;
+	long at;
+	__u64 val;
+	bool fix_crc;
+	int write_err;
+	int arc_err;
+};
+
+/* The target's largest stream: every page of a 64 MiB eighth. */
+#define EIGHTH_MAX	(STREAM_MIN + 64 * MIB / PAGE * PAGE_REC_LEN)
+
+/* The source has VRAM pages 0-767 and 16383; see src_setup. */
+static const struct bad_case bad_cases[] = {
+	/* truncated: EINVAL when RESUMING ends */
+	{ "nothing", TRUNC, 0, 0, false, 0, -EINVAL },
+	{ "1 byte", TRUNC, 1, 0, false, 0, -EINVAL },
+	{ "header - 1", TRUNC, HDR_LEN - 1, 0, false, 0, -EINVAL },
+	{ "header only", TRUNC, HDR_LEN, 0, false, 0, -EINVAL },
+	{ "in config", TRUNC, CONFIG_AT + 100, 0, false, 0, -EINVAL },
+	{ "in regs", TRUNC, REGS_AT + 10, 0, false, 0, -EINVAL },
+	{ "after display", TRUNC, SEC_VRAM, 0, false, 0, -EINVAL },
+	{ "in a page", TRUNC, PAGE_REC(3) + 100, 0, false, 0, -EINVAL },
+	{ "last byte", TRUNC, -1, 0, false, 0, -EINVAL },
+	/* too long: refused by the write that brings it */
+	{ "1 more byte", APPEND, 0, 1, false, -EFBIG, -EFBIG },
+	{ "1 more page", APPEND, 0, 4096, false, -EFBIG, -EFBIG },
+	{ "length - 1", LENGTH, -1, 0, false, -EFBIG, -EFBIG },
+	{ "length > max", PUT64, HDR_LENGTH, EIGHTH_MAX + 1, false, -EFBIG,
+	  -EFBIG },
+	/* the header */
+	{ "length = max", PUT64, HDR_LENGTH, EIGHTH_MAX, false, 0, -EINVAL },
+	{ "length + 1", LENGTH, 1, 0, false, 0, -EINVAL },
+	{ "length too small", PUT64, HDR_LENGTH, 100, false, -EINVAL, -EINVAL },
+	{ "magic", FLIP, HDR_MAGIC + 2, 0, false, -EINVAL, -EINVAL },
+	{ "magic NUL", PUT8, HDR_MAGIC + 7, 'X', false, -EINVAL, -EINVAL },
+	{ "sections", PUT32, HDR_SECTIONS, 4, false, -EINVAL, -EINVAL },
+	{ "header reserved", PUT8, HDR_RESERVED + 7, 1, false, -EINVAL,
+	  -EINVAL },
+	{ "crc", FLIP, HDR_CRC, 0, false, 0, -EBADMSG },
+	/* incompatible: the version rule */
+	{ "version 2", PUT32, HDR_VERSION, 2, false, -EPROTO, -EPROTO },
+	{ "version 0", PUT32, HDR_VERSION, 0, false, -EPROTO, -EPROTO },
+	{ "quarter", PUT32, HDR_SLICES, 2, false, -EPROTO, -EPROTO },
+	{ "no profile", PUT32, HDR_SLICES, 3, false, -EPROTO, -EPROTO },
+	{ "128 MiB", PUT64, HDR_VRAM, 128 * MIB, false, -EPROTO, -EPROTO },
+	{ "64 MiB + 4K", PUT64, HDR_VRAM, 64 * MIB + PAGE, false, -EPROTO,
+	  -EPROTO },
+	/* a byte flipped in each section: the CRC */
+	{ "config section header", FLIP, SEC_CONFIG + 8, 0, false, 0,
+	  -EBADMSG },
+	{ "config", FLIP, CONFIG_AT + PCI_COMMAND, 0, false, 0, -EBADMSG },
+	{ "bar", FLIP, CONFIG_AT + 256 + 3, 0, false, 0, -EBADMSG },
+	{ "regs", FLIP, REGS_DISPI(DISPI_XRES), 0, false, 0, -EBADMSG },
+	{ "irq", FLIP, IRQ_INTX_MASKED, 0, false, 0, -EBADMSG },
+	{ "display", FLIP, DISPLAY_AT, 0, false, 0, -EBADMSG },
+	{ "page count", FLIP, VRAM_PAGES, 0, false, 0, -EBADMSG },
+	{ "page index", FLIP, PAGE_REC(1), 0, false, 0, -EBADMSG },
+	{ "page data", FLIP, PAGE_REC(2) + 8 + 1000, 0, false, 0, -EBADMSG },
+	{ "last byte flipped", FLIP, -1, 0, false, 0, -EBADMSG },
+	/* with a correct CRC: the structure */
+	{ "section id", PUT32, SEC_REGS, 3, true, 0, -EINVAL },
+	{ "section reserved", PUT32, SEC_IRQ + 4, 1, true, 0, -EINVAL },
+	{ "section length", PUT64, SEC_DISPLAY + 8, DISPLAY_LEN + 1, true, 0,
+	  -EINVAL },
+	{ "huge section", PUT64, SEC_CONFIG + 8, ~0ULL, true, 0, -EINVAL },
+	{ "page count + 1", PUT64, VRAM_PAGES, 770, true, 0, -EINVAL },
+	{ "page count - 1", PUT64, VRAM_PAGES, 768, true, 0, -EINVAL },
+	{ "page beyond BAR0", PUT64, PAGE_REC(768), 16384, true, 0, -EINVAL },
+	{ "pages out of order", PUT64, PAGE_REC(0), 5, true, 0, -EINVAL },
+	{ "page twice", PUT64, PAGE_REC(1), 0, true, 0, -EINVAL },
+	/* with a correct CRC: states no guest can reach */
+	{ "vendor ID", PUT8, CONFIG_AT + PCI_VENDOR_ID, 0x86, true, 0,
+	  -EINVAL },
+	{ "I/O space enable", PUT8, CONFIG_AT + PCI_COMMAND, 0x7, true, 0,
+	  -EINVAL },
+	{ "status bit", PUT8, CONFIG_AT + PCI_STATUS, 0x10, true, 0, -EINVAL },
+	{ "BAR0 low bits", PUT8, CONFIG_AT + PCI_BASE_ADDRESS_0, 0x9, true, 0,
+	  -EINVAL },
+	{ "dispi ID", PUT8, REGS_DISPI(DISPI_ID), 0xc4, true, 0, -EINVAL },
+	{ "XRES > max", PUT16, REGS_DISPI(DISPI_XRES), 1281, true, 0,
+	  -EINVAL },
+	{ "BPP 15", PUT8, REGS_DISPI(DISPI_BPP), 15, true, 0, -EINVAL },
+	{ "VRAM 64K", PUT8, REGS_DISPI(DISPI_VIDEO_MEMORY_64K), 1, true, 0,
+	  -EINVAL },
+	{ "intx_masked 2", PUT8, IRQ_INTX_MASKED, 2, true, 0, -EINVAL },
+	{ "irq reserved", PUT8, IRQ_INTX_MASKED + 2, 1, true, 0, -EINVAL },
+	{ "MSI sent, MSI off", PUT32, IRQ_MSI_SENT, 1, true, 0, -EINVAL },
+	{ "display reserved", PUT32, DISPLAY_AT + 4, 1, true, 0, -EINVAL },
+};
+
+/* A copy of @s with @c applied; NULL on ENOMEM. */
+static __u8 *bad_stream(const struct stream *s, const struct bad_case *c,
+			size_t *len)
+{
+	size_t at = c->at < 0 ? s->len + c->at : (size_t)c->at;
+	__u8 *b = calloc(1, s->len + 4096);
+
+	if (!b)
+		return NULL;
+	memcpy(b, s->buf, s->len);
+	*len = s->len;
+	switch (c->op) {
+	case TRUNC:
+		*len = at;
+		break;
+	case FLIP:
+		b[at] ^= 0xff;
+		break;
+	case PUT8:
+		b[at] = c->val;
+		break;
+	case PUT16:
+		put_le(b + at, 2, c->val);
+		break;
+	case PUT32:
+		put_le(b + at, 4, c->val);
+		break;
+	case PUT64:
+		put_le(b + at, 8, c->val);
+		break;
+	case APPEND:
+		memset(b + s->len, 0x5a, c->val);
+		*len += c->val;
+		break;
+	case LENGTH:
+		put_le(b + HDR_LENGTH, 8, s->len + c->at);
+		break;
+	}
+	if (c->fix_crc)
+		fix_crc(b, *len);
+	return b;
+}
+
+/*
+ * Every bad stream gets its errno, from the write and when RESUMING ends,
+ * and leaves the target in STOP exactly as it was, working.
+ */
+TEST_F_TIMEOUT(pair, bad_streams, 600)
+{
+	struct snap before, after;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	const char *diff;
+	unsigned int i;
+	int efd, werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	save_source(_metadata, src, &src_setup, 0x1, NULL, &s);
+	ASSERT_EQ(769U, get_le(s.buf + VRAM_PAGES, 8));
+	ASSERT_EQ(16383U, get_le(s.buf + PAGE_REC(768), 8));
+
+	ASSERT_EQ(0, inst_open(dst));
+	ASSERT_EQ(0, dev_program(dst->dev, dst->vram, &other_setup));
+	ASSERT_EQ(0, mig_set(dst->dev, STOP, NULL));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
+
+	for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t len;
+		__u8 *b = bad_stream(&s, c, &len);
+
+		ASSERT_NE(NULL, b);
+		EXPECT_EQ(c->arc_err, resume(dst->dev, b, len, len ?: 1, &werr))
+			TH_LOG("%s", c->name);
+		EXPECT_EQ(c->write_err, werr) TH_LOG("%s: write", c->name);
+		free(b);
+		EXPECT_EQ(STOP, mig_get(dst->dev)) TH_LOG("%s", c->name);
+		ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+		diff = snap_diff(&before, &after);
+		EXPECT_EQ(NULL, diff) TH_LOG("%s: %s changed", c->name, diff);
+	}
+
+	/* Still a working device: an interrupt, then a good stream. */
+	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd));
+	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, s.len, &werr));
+	EXPECT_EQ(0, werr);
+	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(src_setup.scratch, mgpu_ctrl_get(dst->dev, MGPU_CTRL_SCRATCH));
+	close(efd);
+	stream_free(&s);
+}
+
+/* ---- compatibility: the version rule ----------------------------------------------- */
+
+/* What the version file says: 0 (compatible) or -errno. */
+static int version_accepts(unsigned int src_gpu, unsigned int src_type,
+			   unsigned int dst_gpu, unsigned int dst_type)
+{
+	char v[160];
+	int ret;
+
+	ret = mgpu_type_read(src_gpu, src_type, "version", v, sizeof(v));
+	if (ret < 0)
+		return ret;
+	return mgpu_type_write(dst_gpu, dst_type, "version", v, strlen(v));
+}
+
+/* An eighth into a quarter: another profile. */
+TEST_F(mix, wrong_type)
+{
+	struct snap before, after;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	int werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_QUARTER, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	save_source(_metadata, src, &src_setup, 0x1, NULL, &s);
+
+	ASSERT_EQ(0, inst_open(dst));
+	ASSERT_EQ(0, dev_program(dst->dev, dst->vram, &other_setup));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
+	EXPECT_EQ(-EPROTO, resume(dst->dev, s.buf, s.len, s.len, &werr));
+	EXPECT_EQ(-EPROTO, werr);
+	EXPECT_EQ(STOP, mig_get(dst->dev));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+	EXPECT_EQ(NULL, snap_diff(&before, &after));
+	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(-EPROTO, version_accepts(0, MGPU_EIGHTH, 1, MGPU_QUARTER));
+	stream_free(&s);
+}
+
+/* An eighth of a stream-1 GPU into an eighth of a stream-2 GPU. */
+TEST_F(mix, wrong_version)
+{
+	struct snap before, after;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	int werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 2, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	save_source(_metadata, src, &src_setup, 0x1, NULL, &s);
+	EXPECT_EQ(1U, get_le(s.buf + HDR_VERSION, 4));
+
+	ASSERT_EQ(0, inst_open(dst));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
+	EXPECT_EQ(-EPROTO, resume(dst->dev, s.buf, s.len, 64, &werr));
+	EXPECT_EQ(-EPROTO, werr);
+	EXPECT_EQ(STOP, mig_get(dst->dev));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+	EXPECT_EQ(NULL, snap_diff(&before, &after));
+	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(-EPROTO, version_accepts(0, MGPU_EIGHTH, 2, MGPU_EIGHTH));
+	stream_free(&s);
+}
+
+/*
+ * For every pair of a source and a target instance, writing the source
+ * type's version into the target type's version file succeeds exactly when
+ * the target takes the source's stream.
+ */
+TEST_F_TIMEOUT(mix, version_matches_stream, 300)
+{
+	static const struct {
+		unsigned int gpu, type;
+	} srcs[] = {
+		{ 0, MGPU_EIGHTH }, { 0, MGPU_HALF }, { 2, MGPU_EIGHTH },
+		{ 3, MGPU_QUARTER },
+	}, dsts[] = {
+		{ 1, MGPU_EIGHTH }, { 1, MGPU_QUARTER }, { 1, MGPU_HALF },
+		{ 2, MGPU_EIGHTH }, { 3, MGPU_QUARTER }, { 3, MGPU_HALF },
+	};
+	static const unsigned int gpu_mb[] = { 512, 512, 512, 1024 };
+	unsigned int ns = ARRAY_SIZE(srcs);
+	unsigned int nd = ARRAY_SIZE(dsts);
+	struct stream s[4] = { 0 };
+	struct inst *src[4], *dst[6];
+	unsigned int i, j, yes = 0, no = 0;
+
+	SKIP_IF_SETUP_SKIPPED();
+	for (i = 0; i < ns; i++) {
+		src[i] = world_add(_metadata, &self->w, srcs[i].gpu,
+				   srcs[i].type, gpu_mb[srcs[i].gpu]);
+		ASSERT_NE(NULL, src[i]);
+		ASSERT_EQ(0, inst_open(src[i]));
+		ASSERT_EQ(0, vram_fill(src[i]->dev, 0, 2 * PAGE, i));
+		ASSERT_EQ(0, mgpu_ctrl_set(src[i]->dev, MGPU_CTRL_SCRATCH, i));
+		ASSERT_EQ(0, save(src[i]->dev, 1 << 20, &s[i]));
+		inst_close(src[i]);
+	}
+	for (j = 0; j < nd; j++) {
+		dst[j] = world_add(_metadata, &self->w, dsts[j].gpu,
+				   dsts[j].type, gpu_mb[dsts[j].gpu]);
+		ASSERT_NE(NULL, dst[j]);
+	}
+
+	for (i = 0; i < ns; i++) {
+		for (j = 0; j < nd; j++) {
+			int by_version, by_stream, werr;
+
+			by_version = version_accepts(srcs[i].gpu, srcs[i].type,
+						     dsts[j].gpu, dsts[j].type);
+			ASSERT_EQ(0, inst_open(dst[j]));
+			by_stream = resume(dst[j]->dev, s[i].buf, s[i].len,
+					   s[i].len, &werr);
+			EXPECT_EQ(by_version, by_stream)
+				TH_LOG("mgpu%u/%s -> mgpu%u/%s", srcs[i].gpu,
+				       mgpu_profiles[srcs[i].type].name,
+				       dsts[j].gpu,
+				       mgpu_profiles[dsts[j].type].name);
+			EXPECT_TRUE(by_stream == 0 || by_stream == -EPROTO);
+			if (!by_stream)
+				EXPECT_EQ(i, mgpu_ctrl_get(dst[j]->dev,
+							   MGPU_CTRL_SCRATCH));
+			EXPECT_EQ(0, mig_set(dst[j]->dev, RUNNING, NULL));
+			inst_close(dst[j]);
+			if (by_stream)
+				no++;
+			else
+				yes++;
+		}
+	}
+	/*
+	 * Both outcomes, as the rule says: each source has exactly one
+	 * target of its profile, VRAM size and stream version.
+	 */
+	EXPECT_EQ(ns, yes);
+	EXPECT_EQ(ns * nd - ns, no);
+	for (i = 0; i < ns; i++)
+		stream_free(&s[i]);
+}
+
+/* ---- races ------------------------------------------------------------------------------ */
+
+struct race {
+	int dev;
+	const struct stream *s;
+	volatile bool stop;
+	unsigned int bad_state;
+	unsigned int sessions;	/* transitions that returned a data fd */
+	unsigned int resets;
+};
+
+/* Random transitions, with a little of each session's data moved. */
+static void *race_transitions(void *arg)
+{
+	struct race *r = arg;
+	unsigned int seed = 1;
+	__u8 buf[512];
+	int fd;
+
+	while (!r->stop) {
+		__u32 to = valid_states[rand_r(&seed) % 5];
+
+		if (mig_set(r->dev, to, &fd) || fd < 0)
+			continue;
+		__atomic_add_fetch(&r->sessions, 1, __ATOMIC_RELAXED);
+		if (to == STOP_COPY) {
+			if (read(fd, buf, sizeof(buf)) < 0 && errno != ENODEV)
+				r->bad_state++;
+		} else if (write(fd, r->s->buf, r->s->len) < 0 &&
+			   errno != ENODEV && errno != EFBIG) {
+			r->bad_state++;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Resets, state queries, register and config accesses. */
+static void *race_device(void *arg)
+{
+	struct race *r = arg;
+	unsigned int n = 0;
+	int state;
+
+	while (!r->stop) {
+		if (!(++n % 16) && !vfio_device_reset(r->dev))
+			r->resets++;
+		state = mig_get(r->dev);
+		if (state < STOP || state > RUNNING_P2P)
+			r->bad_state++;
+		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1);
+		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_RAISE, n & 1);
+		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_STATUS, 1);
+		vfio_cfg_get(r->dev, PCI_STATUS, 2);
+	}
+	return NULL;
+}
+
+/*
+ * Transitions, sessions, resets and accesses from three threads at once:
+ * every state seen is valid, and the device works afterwards.
+ */
+TEST_F_TIMEOUT(pair, races, 120)
+{
+	struct race r = { 0 };
+	struct stream s = { 0 };
+	pthread_t t[3];
+	struct inst *in;
+	int efd, werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, inst_open(in));
+	ASSERT_EQ(0, vram_fill(in->dev, 0, 16 * PAGE, 17));
+	ASSERT_EQ(0, save(in->dev, 1 << 20, &s));
+	efd = vfio_eventfd();
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_INTX_IRQ_INDEX,
+					  efd));
+
+	r.dev = in->dev;
+	r.s = &s;
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, race_transitions, &r));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, race_transitions, &r));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, race_device, &r));
+	usleep(3 * 1000 * 1000);
+	r.stop = true;
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	pthread_join(t[2], NULL);
+	EXPECT_EQ(0U, r.bad_state);
+	TH_LOG("%u sessions, %u resets", r.sessions, r.resets);
+	EXPECT_LT(10U, r.sessions);
+	EXPECT_LT(10U, r.resets);
+
+	/* Back to a known state, and still a working device. */
+	ASSERT_EQ(0, vfio_device_reset(in->dev));
+	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(0, resume(in->dev, s.buf, s.len, s.len, &werr));
+	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	vfio_eventfd_wait(efd, 0);
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 1));
+	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 1));
+	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
+	close(efd);
+	stream_free(&s);
+}
+
+/* ---- throughput ----------------------------------------------------------------------- */
+
+/* A whole eighth (64 MiB) written: save and resume rates. */
+TEST_F_TIMEOUT(pair, throughput, 300)
+{
+	double t0, t_snap, t_save, t_resume;
+	struct stream s = { 0 };
+	struct inst *src, *dst;
+	__u64 h_src, h_dst;
+	int fd, werr;
+
+	SKIP_IF_SETUP_SKIPPED();
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, vram_fill(src->dev, 0, src->vram, 21));
+	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
+	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
+	/* Entering STOP_COPY takes the snapshot; the reads only copy it out. */
+	t0 = now_s();
+	ASSERT_EQ(0, mig_set(src->dev, STOP_COPY, &fd));
+	t_snap = now_s() - t0;
+	ASSERT_EQ(0, read_all(fd, 4 << 20, &s));
+	t_save = now_s() - t0;
+	close(fd);
+	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
+	inst_close(src);
+	EXPECT_EQ(STREAM_MIN + src->vram / PAGE * PAGE_REC_LEN, s.len);
+
+	ASSERT_EQ(0, inst_open(dst));
+	t0 = now_s();
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 4 << 20, &werr));
+	t_resume = now_s() - t0;
+	EXPECT_EQ(0, werr);
+	ASSERT_EQ(0, vram_hash(dst->dev, dst->vram, &h_dst));
+	EXPECT_EQ(h_src, h_dst);
+	TH_LOG("64 MiB, %zu bytes: save %.0f ms (%.0f MiB/s; snapshot %.0f ms)",
+	       s.len, t_save * 1e3, s.len / MIB / t_save, t_snap * 1e3);
+	TH_LOG("resume %.0f ms (%.0f MiB/s)", t_resume * 1e3,
+	       s.len / MIB / t_resume);
+	stream_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	mgpu_ready = !mgpu_env_init(mgpu_why, sizeof(mgpu_why));
+	ret = test_harness_run(argc, argv);
+	/* The fixtures reloaded mgpu: leave it with its defaults. */
+	if (mgpu_ready && module_loaded(MGPU_MODULE_NAME) && mgpu_reload(""))
+		ret = 1;
+	return ret;
+}
