@@ -9,6 +9,8 @@
 #   make check      build + lint + every kselftest in the VM
 #   make check-debug  every kselftest in the VM on the debug kernel (KASAN, lockdep ...)
 #   make demo       the demo, in the VM
+#   make bench      performance side by side with the upstream mdev core and
+#                   samples, in one VM boot (Documentation/bench.rst)
 #   make vm         an interactive shell in the VM
 #   make clean
 
@@ -43,7 +45,8 @@ KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
 .PHONY: all modules selftests lint checkpatch sparse werror kerneldoc \
-	deps check demo vm clean source debug-kernel debug-modules check-debug
+	deps check demo bench vm clean source debug-kernel debug-modules \
+	check-debug
 
 all: modules selftests
 
@@ -111,11 +114,17 @@ debug-modules: debug-kernel
 
 check-debug: deps
 	+$(MAKE) debug-modules selftests
-	tools/testing/run-checks --kernel debug --modules-tree $(DEBUG_MODULES)
+	MDEV_CHECK_LOG=build/check-debug.log \
+		tools/testing/run-checks --kernel debug --modules-tree $(DEBUG_MODULES)
 
 demo: deps
 	+$(MAKE) modules
 	tools/testing/demo
+
+# The peer modules are built from the kernel source at bench time, never kept.
+bench: deps
+	+$(MAKE) modules source
+	tools/testing/bench/run
 
 vm: modules
 	$(VM) --interactive
