@@ -105,11 +105,10 @@ static const enum mig_state valid_states[] = {
 static bool mgpu_ready;
 static char mgpu_why[256];
 
-/* The 6.1 harness runs a test's body even when its setup called SKIP(). */
-#define SKIP_IF_SETUP_SKIPPED() do {		\
-	if (_metadata->skip)			\
-		return;				\
-} while (0)
+/*
+ * The 6.1 harness runs a test's body even when its setup called SKIP(), so
+ * every body below starts by returning when _metadata->skip is set.
+ */
 
 static void put_le(__u8 *p, unsigned int size, __u64 val)
 {
@@ -691,7 +690,8 @@ TEST_F(pair, feature)
 	};
 	struct inst *in;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -733,7 +733,8 @@ TEST_F(pair, untouched_stream)
 	unsigned int i;
 	__u64 len;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -773,7 +774,8 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 	__u64 h_src, h_dst, pages, i, prev = 0;
 	int werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_HALF, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_HALF, 512);
 	ASSERT_NE(NULL, src);
@@ -827,7 +829,8 @@ TEST_F_TIMEOUT(pair, roundtrip_intx, 120)
 	const char *diff;
 	int efd, efd2, werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, src);
@@ -894,7 +897,8 @@ TEST_F(pair, roundtrip_msi)
 	const char *diff;
 	int efd, werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, src);
@@ -942,7 +946,8 @@ TEST_F(pair, quiesce)
 	struct inst *in;
 	int efd, msi;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1007,7 +1012,8 @@ TEST_F_TIMEOUT(pair, every_arc, 120)
 	struct inst *in;
 	int fd, fd2, ret;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1064,7 +1070,8 @@ TEST_F(pair, refused_arcs)
 	struct inst *in;
 	int fd, fd2;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1117,7 +1124,8 @@ TEST_F(pair, data_fds)
 	int fd, werr;
 	char c;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1200,7 +1208,8 @@ TEST_F(pair, reset_ends_sessions)
 	int fd;
 	char c[64];
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1399,7 +1408,8 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 	unsigned int i;
 	int efd, werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, src);
@@ -1468,7 +1478,8 @@ TEST_F(mix, wrong_type)
 	struct inst *src, *dst;
 	int werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_QUARTER, 512);
 	ASSERT_NE(NULL, src);
@@ -1496,7 +1507,8 @@ TEST_F(mix, wrong_version)
 	struct inst *src, *dst;
 	int werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 2, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, src);
@@ -1539,7 +1551,8 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 	struct inst *src[4], *dst[6];
 	unsigned int i, j, yes = 0, no = 0;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	for (i = 0; i < ns; i++) {
 		src[i] = world_add(_metadata, &self->w, srcs[i].gpu,
 				   srcs[i].type, gpu_mb[srcs[i].gpu]);
@@ -1597,7 +1610,7 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 struct race {
 	int dev;
 	const struct stream *s;
-	volatile bool stop;
+	bool stop;	/* read and written with __atomic builtins */
 	unsigned int bad_state;
 	unsigned int sessions;	/* transitions that returned a data fd */
 	unsigned int resets;
@@ -1611,7 +1624,7 @@ static void *race_transitions(void *arg)
 	__u8 buf[512];
 	int fd;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		__u32 to = valid_states[rand_r(&seed) % 5];
 
 		if (mig_set(r->dev, to, &fd) || fd < 0)
@@ -1636,7 +1649,7 @@ static void *race_device(void *arg)
 	unsigned int n = 0;
 	int state;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		if (!(++n % 16) && !vfio_device_reset(r->dev))
 			r->resets++;
 		state = mig_get(r->dev);
@@ -1662,7 +1675,8 @@ TEST_F_TIMEOUT(pair, races, 120)
 	struct inst *in;
 	int efd, werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
@@ -1679,7 +1693,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_EQ(0, pthread_create(&t[1], NULL, race_transitions, &r));
 	ASSERT_EQ(0, pthread_create(&t[2], NULL, race_device, &r));
 	usleep(3 * 1000 * 1000);
-	r.stop = true;
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 	pthread_join(t[2], NULL);
@@ -1712,7 +1726,8 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	__u64 h_src, h_dst;
 	int fd, werr;
 
-	SKIP_IF_SETUP_SKIPPED();
+	if (_metadata->skip)
+		return;
 	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, src);
