@@ -29,6 +29,8 @@ struct mdev_type;
  * @uuid_node: core internal: entry in the core's UUID index
  * @state: core internal: creating, active or being removed; changes only
  *	with cmpxchg() so that exactly one remover wins
+ * @rcu: core internal: defers the free past lockless readers of the UUID
+ *	index, which may still compare @uuid after the instance left it
  *
  * Vendor drivers get one in their &mdev_driver.probe and may use @dev and
  * @type; everything else belongs to the core.
@@ -39,6 +41,7 @@ struct mdev_device {
 	struct mdev_type *type;
 	struct rhash_head uuid_node;
 	int state;
+	struct rcu_head rcu;
 };
 
 /**

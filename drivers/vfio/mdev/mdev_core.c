@@ -65,7 +65,11 @@ static void mdev_device_release(struct device *dev)
 
 	/* Pairs with the get in mdev_device_alloc() */
 	kobject_put(&mdev->type->kobj);
-	kfree(mdev);
+	/*
+	 * rhashtable lookups walk the index under RCU alone, so a concurrent
+	 * create on another parent may still be reading this entry's key.
+	 */
+	kfree_rcu(mdev, rcu);
 }
 
 static struct mdev_device *mdev_device_alloc(struct mdev_type *type,
