@@ -199,6 +199,12 @@ int mgpu_remove(const char *uuid, int timeout_ms)
 		return ret;
 	}
 	if (pid == 0) {
+		/*
+		 * The child must not hold the caller's device fds: the
+		 * removal would wait for the child itself to close them.
+		 */
+		close_range(3, fds[1] - 1, 0);
+		close_range(fds[1] + 1, ~0U, 0);
 		ret = mdev_remove(uuid);
 		_exit(write(fds[1], &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
 	}

@@ -144,9 +144,9 @@ int mgpu_create(unsigned int gpu, unsigned int type, const char *uuid);
  * Removes an instance from a child process and waits up to @timeout_ms for
  * it: 0, -errno, or -ETIMEDOUT while the removal waits for a user.  A
  * removal waits until every fd of the device is closed, so a process that
- * removed an instance it still had open itself (a test gone wrong) would
- * wait forever, uninterruptibly; from a child it cannot, and the removal
- * completes when this process closes the device or exits.
+ * removed an instance it still had open itself would wait on itself.  The
+ * child closes every fd it inherited but its result pipe, so the removal
+ * completes once this process closes the device or exits.
  */
 int mgpu_remove(const char *uuid, int timeout_ms);
 bool mgpu_gpu_exists(unsigned int gpu);
