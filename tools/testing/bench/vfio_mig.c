@@ -31,53 +31,28 @@
 #include <sys/ioctl.h>
 
 #include "bench.h"
+#include "mig_client.h"
 
 #define PAGE	4096UL
-
-struct stream {
-	unsigned char *buf;
-	size_t len;
-	size_t cap;
-};
-
-/* VFIO_DEVICE_FEATURE with a payload of @len bytes: 0 or -errno. */
-static int feature(int dev, __u32 flags, void *data, size_t len)
-{
-	__u64 buf[8] = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	int ret;
-
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags;
-	memcpy(f->data, data, len);
-	ret = ioctl(dev, VFIO_DEVICE_FEATURE, f) ? -errno : 0;
-	memcpy(data, f->data, len);
-	return ret;
-}
 
 static bool supports_stop_copy(int dev)
 {
 	struct vfio_device_feature_migration mig = { 0 };
 
-	return !feature(dev, VFIO_DEVICE_FEATURE_GET |
-			VFIO_DEVICE_FEATURE_MIGRATION, &mig, sizeof(mig)) &&
+	return !vfio_feature(dev, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIGRATION, &mig, sizeof(mig)) &&
 	       (mig.flags & VFIO_MIGRATION_STOP_COPY);
 }
 
 /* Moves @dev to @state; returns the data fd (or -1 if none); dies on error. */
 static int mig_set(int dev, __u32 state)
 {
-	struct vfio_device_feature_mig_state mig = {
-		.device_state = state,
-		.data_fd = -1,
-	};
-	int ret;
+	int fd, ret;
 
-	ret = feature(dev, VFIO_DEVICE_FEATURE_SET |
-		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig, sizeof(mig));
+	ret = vfio_mig_set_state(dev, state, &fd);
 	if (ret)
 		die("migration state %u: %s", state, strerror(-ret));
-	return mig.data_fd;
+	return fd;
 }
 
 static void open_dev(struct vfio_dev *v, const char *uuid)
@@ -114,54 +89,30 @@ static void vram_write(const struct vfio_dev *v, const unsigned char *buf,
 }
 
 /* Saves @dev (RUNNING -> STOP_COPY -> STOP) into @s; its seconds. */
-static double save(int dev, struct stream *s, size_t chunk)
+static double save(int dev, struct vfio_mig_stream *s, size_t chunk)
 {
 	double t0 = now_s();
-	ssize_t n;
-	int fd;
+	const char *step;
+	int ret;
 
-	fd = mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY);
-	if (fd < 0)
-		die("STOP_COPY gave no data fd");
-	s->len = 0;
-	for (;;) {
-		if (s->cap - s->len < chunk) {
-			s->cap = s->cap * 2 + chunk;
-			s->buf = realloc(s->buf, s->cap);
-			if (!s->buf)
-				die("out of memory");
-		}
-		n = read(fd, s->buf + s->len, chunk);
-		if (n < 0)
-			die("read of the saving fd: %s", strerror(errno));
-		if (!n)
-			break;
-		s->len += n;
-	}
-	close(fd);
-	mig_set(dev, VFIO_DEVICE_STATE_STOP);
+	ret = vfio_mig_save(dev, s, chunk, &step);
+	if (ret)
+		die("saving, at %s: %s", step, strerror(-ret));
 	return now_s() - t0;
 }
 
 /* Resumes @dev (RUNNING -> RESUMING -> STOP) from @s; its seconds. */
-static double resume(int dev, const struct stream *s, size_t chunk)
+static double resume(int dev, const struct vfio_mig_stream *s, size_t chunk)
 {
 	double t0 = now_s();
-	size_t done = 0;
-	ssize_t n;
-	int fd;
+	int fd, ret;
 
 	fd = mig_set(dev, VFIO_DEVICE_STATE_RESUMING);
 	if (fd < 0)
 		die("RESUMING gave no data fd");
-	while (done < s->len) {
-		n = write(fd, s->buf + done,
-			  s->len - done < chunk ? s->len - done : chunk);
-		if (n <= 0)
-			die("write of the resuming fd: %s",
-			    n ? strerror(errno) : "no progress");
-		done += n;
-	}
+	ret = vfio_mig_write_all(fd, s->buf, s->len, chunk);
+	if (ret)
+		die("write of the resuming fd: %s", strerror(-ret));
 	close(fd);
 	mig_set(dev, VFIO_DEVICE_STATE_STOP);
 	return now_s() - t0;
@@ -170,7 +121,7 @@ static double resume(int dev, const struct stream *s, size_t chunk)
 static void bench(char **uuids, size_t bytes, size_t chunk)
 {
 	unsigned char *vram = malloc(bytes), *back = malloc(bytes);
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct vfio_dev v;
 	size_t i;
 	double t;

@@ -16,7 +16,8 @@
  *
  * Each fixture reloads mgpu with its parameters: "pair" with
  * stream_version=1,1 (two compatible 512 MiB GPUs), "mix" with four GPUs
- * that differ in stream version and VRAM.  main() puts the defaults back.
+ * that differ in stream version and VRAM.  The defaults are put back at
+ * exit.
  */
 
 #define _GNU_SOURCE
@@ -35,6 +36,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "mgpu_lib.h"
+#include "mig_client.h"
 #include "vfio_client.h"
 
 #define PAGE		4096UL
@@ -163,112 +165,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- the migration uAPI ---------------------------------------------------- */
-
-static int feature(int dev, __u32 flags, void *data, size_t len)
-{
-	__u64 buf[8] = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	int ret;
-
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags;
-	memcpy(f->data, data, len);
-	ret = vfio_ioctl(dev, VFIO_DEVICE_FEATURE, f);
-	memcpy(data, f->data, len);
-	return ret;
-}
-
-/* The state, or -errno. */
-static int mig_get(int dev)
-{
-	struct vfio_device_feature_mig_state mig = { .data_fd = -2 };
-	int ret;
-
-	ret = feature(dev, VFIO_DEVICE_FEATURE_GET |
-		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig, sizeof(mig));
-	return ret ? ret : (int)mig.device_state;
-}
-
-/* SET: 0 or -errno; *@fd gets data_fd (-1 when none) if @fd is given. */
-static int mig_set(int dev, __u32 state, int *fd)
-{
-	struct vfio_device_feature_mig_state mig = {
-		.device_state = state,
-		.data_fd = -2,
-	};
-	int ret;
-
-	ret = feature(dev, VFIO_DEVICE_FEATURE_SET |
-		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &mig, sizeof(mig));
-	if (fd)
-		*fd = mig.data_fd;
-	else if (!ret && mig.data_fd >= 0)
-		close(mig.data_fd);
-	return ret;
-}
-
-/* A saved stream. */
-struct stream {
-	__u8 *buf;
-	size_t len;
-};
-
-static void stream_free(struct stream *s)
-{
-	free(s->buf);
-	s->buf = NULL;
-	s->len = 0;
-}
-
-/* Reads a saving fd to EOF in reads of @chunk bytes: 0 or -errno. */
-static int read_all(int fd, size_t chunk, struct stream *s)
-{
-	size_t cap = 1 << 16;
-	ssize_t n;
-
-	s->len = 0;
-	s->buf = malloc(cap);
-	if (!s->buf)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - s->len < chunk) {
-			__u8 *bigger;
-
-			cap = cap * 2 + chunk;
-			bigger = realloc(s->buf, cap);
-			if (!bigger)
-				return -ENOMEM;
-			s->buf = bigger;
-		}
-		n = read(fd, s->buf + s->len, chunk);
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return 0;
-		s->len += n;
-	}
-}
-
-/*
- * Saves @dev from whatever state it is in: STOP_COPY, the fd read to EOF in
- * reads of @chunk bytes, then STOP.  0 or -errno.
- */
-static int save(int dev, size_t chunk, struct stream *s)
-{
-	int fd, ret;
-
-	ret = mig_set(dev, STOP_COPY, &fd);
-	if (ret)
-		return ret;
-	if (fd < 0)
-		return -EBADF;
-	ret = read_all(fd, chunk, s);
-	close(fd);
-	if (ret)
-		return ret;
-	return mig_set(dev, STOP, NULL);
-}
+/* ---- the migration uAPI (mig_client.h) --------------------------------- */
 
 /*
  * Resumes @dev from whatever state it is in: RESUMING, @len bytes written in
@@ -278,31 +175,17 @@ static int save(int dev, size_t chunk, struct stream *s)
 static int resume(int dev, const void *buf, size_t len, size_t chunk,
 		  int *write_err)
 {
-	size_t done = 0;
 	int fd, ret;
 
 	*write_err = 0;
-	ret = mig_set(dev, RESUMING, &fd);
+	ret = vfio_mig_set_state(dev, RESUMING, &fd);
 	if (ret)
 		return ret;
 	if (fd < 0)
 		return -EBADF;
-	while (done < len) {
-		size_t n = len - done < chunk ? len - done : chunk;
-		ssize_t w = write(fd, (const __u8 *)buf + done, n);
-
-		if (w < 0) {
-			*write_err = -errno;
-			break;
-		}
-		if (w == 0) {
-			*write_err = -EIO;
-			break;
-		}
-		done += w;
-	}
+	*write_err = vfio_mig_write_all(fd, buf, len, chunk);
 	close(fd);
-	return mig_set(dev, STOP, NULL);
+	return vfio_mig_set_state(dev, STOP, NULL);
 }
 
 /* ---- instances -------------------------------------------------------------- */
@@ -655,7 +538,7 @@ FIXTURE_TEARDOWN(mix)
  */
 static void save_source(struct __test_metadata *_metadata, struct inst *src,
 			const struct dev_setup *d, __u32 raise,
-			struct snap *snap, struct stream *s)
+			struct snap *snap, struct vfio_mig_stream *s)
 {
 	int efd;
 
@@ -670,9 +553,9 @@ static void save_source(struct __test_metadata *_metadata, struct inst *src,
 		EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	if (snap)
 		ASSERT_EQ(0, snap_take(src->dev, src->vram, snap));
-	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
-	ASSERT_EQ(0, save(src->dev, 1 << 20, s));
-	EXPECT_EQ(STOP, mig_get(src->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_save(src->dev, s, 1 << 20, NULL));
+	EXPECT_EQ(STOP, vfio_mig_get_state(src->dev));
 	close(efd);
 	inst_close(src);
 }
@@ -696,22 +579,23 @@ TEST_F(pair, feature)
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
 
-	ASSERT_EQ(0, feature(in->dev, VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIGRATION, &mig, sizeof(mig)));
+	ASSERT_EQ(0, vfio_feature(in->dev, VFIO_DEVICE_FEATURE_GET |
+				  VFIO_DEVICE_FEATURE_MIGRATION, &mig,
+				  sizeof(mig)));
 	EXPECT_EQ((__u64)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P), mig.flags);
 	EXPECT_EQ(0, vfio_ioctl(in->dev, VFIO_DEVICE_FEATURE, &probe));
 	/* MIGRATION can only be read. */
-	EXPECT_EQ(-EINVAL, feature(in->dev, VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_MIGRATION, &mig,
-				   sizeof(mig)));
+	EXPECT_EQ(-EINVAL, vfio_feature(in->dev, VFIO_DEVICE_FEATURE_SET |
+					VFIO_DEVICE_FEATURE_MIGRATION, &mig,
+					sizeof(mig)));
 	/* A fresh open starts RUNNING. */
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 
 	/* Closing in STOP and opening again starts RUNNING again. */
-	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP, NULL));
 	inst_close(in);
 	ASSERT_EQ(0, inst_open(in));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 }
 
 /* ---- the stream format ---------------------------------------------------------- */
@@ -728,7 +612,7 @@ static const struct {
 /* An instance nobody touched: the header and the fixed sections only. */
 TEST_F(pair, untouched_stream)
 {
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *in;
 	unsigned int i;
 	__u64 len;
@@ -738,7 +622,7 @@ TEST_F(pair, untouched_stream)
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
-	ASSERT_EQ(0, save(in->dev, 4096, &s));
+	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 4096, NULL));
 
 	ASSERT_EQ(STREAM_MIN, s.len);
 	EXPECT_EQ(0, memcmp(s.buf + HDR_MAGIC, "MGPUMIG", 8));
@@ -763,13 +647,13 @@ TEST_F(pair, untouched_stream)
 	EXPECT_EQ((__u64)MGPU_DISPI_ID5, get_le(s.buf + REGS_DISPI(DISPI_ID), 2));
 	len = get_le(s.buf + VRAM_PAGES, 8);
 	EXPECT_EQ(0U, len);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* A 256 MiB half with 1 MiB touched: about 1 MiB of stream, and it all lands. */
 TEST_F_TIMEOUT(pair, sparse_vram, 120)
 {
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	__u64 h_src, h_dst, pages, i, prev = 0;
 	int werr;
@@ -788,7 +672,7 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 	ASSERT_EQ(0, vram_fill(src->dev, 128 * MIB, 96 * PAGE, 4));
 	ASSERT_EQ(0, vram_fill(src->dev, src->vram - 64 * PAGE, 64 * PAGE, 5));
 	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
-	ASSERT_EQ(0, save(src->dev, 1 << 20, &s));
+	ASSERT_EQ(0, vfio_mig_save(src->dev, &s, 1 << 20, NULL));
 	inst_close(src);
 
 	TH_LOG("half, 1 MiB touched: stream of %zu bytes", s.len);
@@ -810,8 +694,8 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 	EXPECT_EQ(0, werr);
 	ASSERT_EQ(0, vram_hash(dst->dev, dst->vram, &h_dst));
 	EXPECT_EQ(h_src, h_dst);
-	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
-	stream_free(&s);
+	EXPECT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
+	vfio_mig_stream_free(&s);
 }
 
 /* ---- the round trip ------------------------------------------------------------- */
@@ -824,7 +708,7 @@ TEST_F_TIMEOUT(pair, roundtrip_intx, 120)
 {
 	struct vfio_device_gfx_plane_info plane;
 	struct snap before, after;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	const char *diff;
 	int efd, efd2, werr;
@@ -851,14 +735,14 @@ TEST_F_TIMEOUT(pair, roundtrip_intx, 120)
 					  efd));
 	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
 	EXPECT_EQ(0, werr);
-	EXPECT_EQ(STOP, mig_get(dst->dev));
+	EXPECT_EQ(STOP, vfio_mig_get_state(dst->dev));
 
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
 	diff = snap_diff(&before, &after);
 	EXPECT_EQ(NULL, diff) TH_LOG("%s differs", diff);
 
 	/* INTx arrived masked: RUNNING signals nothing until it is unmasked. */
-	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
 	EXPECT_EQ(0, vfio_irq_unmask(dst->dev, VFIO_PCI_INTX_IRQ_INDEX));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
@@ -884,7 +768,7 @@ TEST_F_TIMEOUT(pair, roundtrip_intx, 120)
 	EXPECT_EQ(before.plane.size, plane.size);
 	close(efd);
 	close(efd2);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* MSI: a cause already signalled is not signalled again by the target. */
@@ -892,7 +776,7 @@ TEST_F(pair, roundtrip_msi)
 {
 	struct dev_setup d = src_setup;
 	struct snap before, after;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	const char *diff;
 	int efd, werr;
@@ -915,7 +799,7 @@ TEST_F(pair, roundtrip_msi)
 	ASSERT_EQ(0, mgpu_ctrl_set(src->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	ASSERT_EQ(0, snap_take(src->dev, src->vram, &before));
-	ASSERT_EQ(0, save(src->dev, 1 << 20, &s));
+	ASSERT_EQ(0, vfio_mig_save(src->dev, &s, 1 << 20, NULL));
 	EXPECT_EQ(1U, get_le(s.buf + IRQ_MSI_SENT, 4));
 	close(efd);
 	inst_close(src);
@@ -930,13 +814,13 @@ TEST_F(pair, roundtrip_msi)
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_MSI_IRQ_INDEX,
 					  efd));
-	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
 	/* A new cause is a new message. */
 	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	close(efd);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* ---- stopped means quiet ----------------------------------------------------------- */
@@ -960,13 +844,13 @@ TEST_F(pair, quiesce)
 	ASSERT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 0x3));
 
 	/* INTx: held back from RUNNING_P2P on, sent on the way to RUNNING. */
-	ASSERT_EQ(0, mig_set(in->dev, RUNNING_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RUNNING_P2P, NULL));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
 	/* The status bit follows the causes all the same. */
 	EXPECT_EQ(PCI_STATUS_INTERRUPT,
 		  vfio_cfg_get(in->dev, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
-	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP, NULL));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
 	/* Unmasking while stopped signals nothing either. */
 	EXPECT_EQ(0, vfio_irq_unmask(in->dev, VFIO_PCI_INTX_IRQ_INDEX));
@@ -974,9 +858,9 @@ TEST_F(pair, quiesce)
 	/* Registers still work while stopped. */
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_SCRATCH, 0x1234));
 	EXPECT_EQ(0x1234, mgpu_ctrl_get(in->dev, MGPU_CTRL_SCRATCH));
-	ASSERT_EQ(0, mig_set(in->dev, RUNNING_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RUNNING_P2P, NULL));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
-	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_STATUS, 0x3));
 
@@ -987,15 +871,15 @@ TEST_F(pair, quiesce)
 				    PCI_MSI_FLAGS_ENABLE));
 	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_MSI_IRQ_INDEX,
 					  msi));
-	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP, NULL));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_STATUS, 0x2));
-	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	EXPECT_EQ(0, vfio_eventfd_wait(msi, QUIET_MS));
-	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP, NULL));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
 	EXPECT_EQ(0, vfio_eventfd_wait(msi, QUIET_MS));
-	ASSERT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	EXPECT_EQ(1, vfio_eventfd_wait(msi, FIRE_MS));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, QUIET_MS));
 	close(msi);
@@ -1007,7 +891,7 @@ TEST_F(pair, quiesce)
 /* Every legal transition among the five states, direct or combined. */
 TEST_F_TIMEOUT(pair, every_arc, 120)
 {
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	unsigned int f, t;
 	struct inst *in;
 	int fd, fd2, ret;
@@ -1019,7 +903,7 @@ TEST_F_TIMEOUT(pair, every_arc, 120)
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, vram_fill(in->dev, 0, 4 * PAGE, 9));
 	/* A valid stream for leaving RESUMING: the instance's own. */
-	ASSERT_EQ(0, save(in->dev, 1 << 20, &s));
+	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
 
 	for (f = 0; f < 5; f++) {
 		for (t = 0; t < 5; t++) {
@@ -1029,16 +913,16 @@ TEST_F_TIMEOUT(pair, every_arc, 120)
 				      (to == STOP_COPY || to == RESUMING);
 
 			ASSERT_EQ(0, vfio_device_reset(in->dev));
-			ASSERT_EQ(RUNNING, mig_get(in->dev));
-			ASSERT_EQ(0, mig_set(in->dev, from, &fd));
+			ASSERT_EQ(RUNNING, vfio_mig_get_state(in->dev));
+			ASSERT_EQ(0, vfio_mig_set_state(in->dev, from, &fd));
 			EXPECT_EQ(from == STOP_COPY || from == RESUMING, fd >= 0);
 			if (from == RESUMING && to != RESUMING)
 				ASSERT_EQ((ssize_t)s.len, write(fd, s.buf, s.len));
 
-			ret = mig_set(in->dev, to, &fd2);
+			ret = vfio_mig_set_state(in->dev, to, &fd2);
 			EXPECT_EQ(0, ret) TH_LOG("%s -> %s", state_names[from],
 						 state_names[to]);
-			EXPECT_EQ((int)to, mig_get(in->dev))
+			EXPECT_EQ((int)to, vfio_mig_get_state(in->dev))
 				TH_LOG("%s -> %s", state_names[from],
 				       state_names[to]);
 			EXPECT_EQ(new_fd, fd2 >= 0)
@@ -1057,7 +941,7 @@ TEST_F_TIMEOUT(pair, every_arc, 120)
 				close(fd2);
 		}
 	}
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* ERROR and states that do not exist are refused, and nothing changes. */
@@ -1080,12 +964,12 @@ TEST_F(pair, refused_arcs)
 		enum mig_state from = valid_states[f];
 
 		ASSERT_EQ(0, vfio_device_reset(in->dev));
-		ASSERT_EQ(0, mig_set(in->dev, from, &fd));
+		ASSERT_EQ(0, vfio_mig_set_state(in->dev, from, &fd));
 		for (i = 0; i < ARRAY_SIZE(bad); i++) {
-			EXPECT_EQ(-EINVAL, mig_set(in->dev, bad[i], &fd2))
+			EXPECT_EQ(-EINVAL, vfio_mig_set_state(in->dev, bad[i], &fd2))
 				TH_LOG("%s -> %u", state_names[from], bad[i]);
 			EXPECT_EQ(-1, fd2);
-			EXPECT_EQ((int)from, mig_get(in->dev));
+			EXPECT_EQ((int)from, vfio_mig_get_state(in->dev));
 		}
 		/* The session of @from survives a refused transition. */
 		if (from == STOP_COPY) {
@@ -1099,27 +983,27 @@ TEST_F(pair, refused_arcs)
 
 	/* Leaving RESUMING with no data: the empty stream is refused. */
 	ASSERT_EQ(0, vfio_device_reset(in->dev));
-	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
-	EXPECT_EQ(-EINVAL, mig_set(in->dev, RUNNING, NULL));
-	EXPECT_EQ(STOP, mig_get(in->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
+	EXPECT_EQ(-EINVAL, vfio_mig_set_state(in->dev, RUNNING, NULL));
+	EXPECT_EQ(STOP, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
-	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 
 	/* A short argsz. */
 	feat->argsz = sizeof(*feat) + 4;
 	feat->flags = VFIO_DEVICE_FEATURE_SET |
 		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 	EXPECT_EQ(-EINVAL, vfio_ioctl(in->dev, VFIO_DEVICE_FEATURE, feat));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 }
 
 /* ---- the data fds --------------------------------------------------------------- */
 
 TEST_F(pair, data_fds)
 {
-	struct stream a = { 0 }, b = { 0 };
+	struct vfio_mig_stream a = { 0 }, b = { 0 };
 	struct inst *in;
 	int fd, werr;
 	char c;
@@ -1133,7 +1017,7 @@ TEST_F(pair, data_fds)
 	ASSERT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_SCRATCH, 42));
 
 	/* The saving fd: read-only, close-on-exec, no position, EOF at the end. */
-	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP_COPY, &fd));
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
 	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD));
@@ -1144,26 +1028,26 @@ TEST_F(pair, data_fds)
 	EXPECT_EQ(-1, lseek(fd, 0, SEEK_SET));
 	EXPECT_EQ(ESPIPE, errno);
 	/* Odd read sizes give the same stream as big ones. */
-	ASSERT_EQ(0, read_all(fd, 333, &a));
+	ASSERT_EQ(0, vfio_mig_read_all(fd, &a, 333));
 	EXPECT_EQ(0, read(fd, &c, 1));
 	EXPECT_EQ(0, read(fd, &c, 1));
 	/* Asking for STOP_COPY again keeps the session and gives no new fd. */
-	EXPECT_EQ(0, mig_set(in->dev, STOP_COPY, &werr));
+	EXPECT_EQ(0, vfio_mig_set_state(in->dev, STOP_COPY, &werr));
 	EXPECT_EQ(-1, werr);
 	EXPECT_EQ(0, read(fd, &c, 1));
-	ASSERT_EQ(0, mig_set(in->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP, NULL));
 	EXPECT_EQ(-1, read(fd, &c, 1));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
 
 	/* While stopped nothing changes: a second save is the same stream. */
-	ASSERT_EQ(0, save(in->dev, 1 << 20, &b));
+	ASSERT_EQ(0, vfio_mig_save(in->dev, &b, 1 << 20, NULL));
 	ASSERT_EQ(a.len, b.len);
 	EXPECT_EQ(0, memcmp(a.buf, b.buf, a.len));
 	EXPECT_EQ(5U, get_le(a.buf + VRAM_PAGES, 8));
 
 	/* The resuming fd: write-only, takes the stream in any pieces. */
-	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(O_WRONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
 	EXPECT_EQ(-1, read(fd, &c, 1));
@@ -1173,8 +1057,8 @@ TEST_F(pair, data_fds)
 	EXPECT_EQ(0, write(fd, a.buf, 0));
 	close(fd);
 	/* Closing the fd does not end the session; leaving RESUMING does. */
-	EXPECT_EQ(RESUMING, mig_get(in->dev));
-	EXPECT_EQ(-EINVAL, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(RESUMING, vfio_mig_get_state(in->dev));
+	EXPECT_EQ(-EINVAL, vfio_mig_set_state(in->dev, STOP, NULL));
 
 	EXPECT_EQ(0, resume(in->dev, a.buf, a.len, 1, &werr));
 	EXPECT_EQ(0, werr);
@@ -1184,20 +1068,20 @@ TEST_F(pair, data_fds)
 	EXPECT_EQ(0, werr);
 
 	/* One byte too many, in a write of its own. */
-	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
 	EXPECT_EQ((ssize_t)a.len, write(fd, a.buf, a.len));
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(EFBIG, errno);
 	/* The session remembers the refused write. */
 	EXPECT_EQ(-1, write(fd, "", 1));
 	EXPECT_EQ(EFBIG, errno);
-	EXPECT_EQ(-EFBIG, mig_set(in->dev, STOP, NULL));
+	EXPECT_EQ(-EFBIG, vfio_mig_set_state(in->dev, STOP, NULL));
 	close(fd);
 
-	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	EXPECT_EQ(42, mgpu_ctrl_get(in->dev, MGPU_CTRL_SCRATCH));
-	stream_free(&a);
-	stream_free(&b);
+	vfio_mig_stream_free(&a);
+	vfio_mig_stream_free(&b);
 }
 
 /* A reset ends a session and returns to RUNNING; a close does too. */
@@ -1215,22 +1099,22 @@ TEST_F(pair, reset_ends_sessions)
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, vram_fill(in->dev, 0, 2 * PAGE, 13));
 
-	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP_COPY, &fd));
 	EXPECT_EQ((ssize_t)sizeof(c), read(fd, c, sizeof(c)));
 	EXPECT_EQ(0, vfio_device_reset(in->dev));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(-1, read(fd, c, sizeof(c)));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
 
 	/* Aborting RESUMING with a reset applies nothing of the stream. */
 	ASSERT_EQ(0, snap_take(in->dev, in->vram, &snap0));
-	ASSERT_EQ(0, mig_set(in->dev, RESUMING, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
 	memset(c, 0, sizeof(c));
 	/* Less than a header: nothing is checked yet. */
 	EXPECT_EQ(40, write(fd, c, 40));
 	EXPECT_EQ(0, vfio_device_reset(in->dev));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(-1, write(fd, c, 1));
 	EXPECT_EQ(ENODEV, errno);
 	close(fd);
@@ -1238,12 +1122,12 @@ TEST_F(pair, reset_ends_sessions)
 	EXPECT_EQ(NULL, snap_diff(&snap0, &snap1));
 
 	/* Closing the device in STOP_COPY: the fd outlives it, ended. */
-	ASSERT_EQ(0, mig_set(in->dev, STOP_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP_COPY, &fd));
 	inst_close(in);
 	EXPECT_EQ(-1, read(fd, c, sizeof(c)));
 	EXPECT_EQ(ENODEV, errno);
 	ASSERT_EQ(0, inst_open(in));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	close(fd);
 }
 
@@ -1353,7 +1237,7 @@ static const struct bad_case bad_cases[] = {
 };
 
 /* A copy of @s with @c applied; NULL on ENOMEM. */
-static __u8 *bad_stream(const struct stream *s, const struct bad_case *c,
+static __u8 *bad_stream(const struct vfio_mig_stream *s, const struct bad_case *c,
 			size_t *len)
 {
 	size_t at = c->at < 0 ? s->len + c->at : (size_t)c->at;
@@ -1402,7 +1286,7 @@ static __u8 *bad_stream(const struct stream *s, const struct bad_case *c,
 TEST_F_TIMEOUT(pair, bad_streams, 600)
 {
 	struct snap before, after;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	const char *diff;
 	unsigned int i;
@@ -1420,7 +1304,7 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 
 	ASSERT_EQ(0, inst_open(dst));
 	ASSERT_EQ(0, dev_program(dst->dev, dst->vram, &other_setup));
-	ASSERT_EQ(0, mig_set(dst->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, STOP, NULL));
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
 
 	for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
@@ -1433,14 +1317,14 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 			TH_LOG("%s", c->name);
 		EXPECT_EQ(c->write_err, werr) TH_LOG("%s: write", c->name);
 		free(b);
-		EXPECT_EQ(STOP, mig_get(dst->dev)) TH_LOG("%s", c->name);
+		EXPECT_EQ(STOP, vfio_mig_get_state(dst->dev)) TH_LOG("%s", c->name);
 		ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
 		diff = snap_diff(&before, &after);
 		EXPECT_EQ(NULL, diff) TH_LOG("%s: %s changed", c->name, diff);
 	}
 
 	/* Still a working device: an interrupt, then a good stream. */
-	ASSERT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	efd = vfio_eventfd();
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vfio_irq_set_eventfd(dst->dev, VFIO_PCI_INTX_IRQ_INDEX,
@@ -1449,10 +1333,10 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, s.len, &werr));
 	EXPECT_EQ(0, werr);
-	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	EXPECT_EQ(src_setup.scratch, mgpu_ctrl_get(dst->dev, MGPU_CTRL_SCRATCH));
 	close(efd);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* ---- compatibility: the version rule ----------------------------------------------- */
@@ -1474,7 +1358,7 @@ static int version_accepts(unsigned int src_gpu, unsigned int src_type,
 TEST_F(mix, wrong_type)
 {
 	struct snap before, after;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	int werr;
 
@@ -1491,19 +1375,19 @@ TEST_F(mix, wrong_type)
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
 	EXPECT_EQ(-EPROTO, resume(dst->dev, s.buf, s.len, s.len, &werr));
 	EXPECT_EQ(-EPROTO, werr);
-	EXPECT_EQ(STOP, mig_get(dst->dev));
+	EXPECT_EQ(STOP, vfio_mig_get_state(dst->dev));
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
 	EXPECT_EQ(NULL, snap_diff(&before, &after));
-	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	EXPECT_EQ(-EPROTO, version_accepts(0, MGPU_EIGHTH, 1, MGPU_QUARTER));
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* An eighth of a stream-1 GPU into an eighth of a stream-2 GPU. */
 TEST_F(mix, wrong_version)
 {
 	struct snap before, after;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	int werr;
 
@@ -1520,12 +1404,12 @@ TEST_F(mix, wrong_version)
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &before));
 	EXPECT_EQ(-EPROTO, resume(dst->dev, s.buf, s.len, 64, &werr));
 	EXPECT_EQ(-EPROTO, werr);
-	EXPECT_EQ(STOP, mig_get(dst->dev));
+	EXPECT_EQ(STOP, vfio_mig_get_state(dst->dev));
 	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
 	EXPECT_EQ(NULL, snap_diff(&before, &after));
-	EXPECT_EQ(0, mig_set(dst->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
 	EXPECT_EQ(-EPROTO, version_accepts(0, MGPU_EIGHTH, 2, MGPU_EIGHTH));
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /*
@@ -1547,7 +1431,7 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 	static const unsigned int gpu_mb[] = { 512, 512, 512, 1024 };
 	unsigned int ns = ARRAY_SIZE(srcs);
 	unsigned int nd = ARRAY_SIZE(dsts);
-	struct stream s[4] = { 0 };
+	struct vfio_mig_stream s[4] = { 0 };
 	struct inst *src[4], *dst[6];
 	unsigned int i, j, yes = 0, no = 0;
 
@@ -1560,7 +1444,7 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 		ASSERT_EQ(0, inst_open(src[i]));
 		ASSERT_EQ(0, vram_fill(src[i]->dev, 0, 2 * PAGE, i));
 		ASSERT_EQ(0, mgpu_ctrl_set(src[i]->dev, MGPU_CTRL_SCRATCH, i));
-		ASSERT_EQ(0, save(src[i]->dev, 1 << 20, &s[i]));
+		ASSERT_EQ(0, vfio_mig_save(src[i]->dev, &s[i], 1 << 20, NULL));
 		inst_close(src[i]);
 	}
 	for (j = 0; j < nd; j++) {
@@ -1587,7 +1471,7 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 			if (!by_stream)
 				EXPECT_EQ(i, mgpu_ctrl_get(dst[j]->dev,
 							   MGPU_CTRL_SCRATCH));
-			EXPECT_EQ(0, mig_set(dst[j]->dev, RUNNING, NULL));
+			EXPECT_EQ(0, vfio_mig_set_state(dst[j]->dev, RUNNING, NULL));
 			inst_close(dst[j]);
 			if (by_stream)
 				no++;
@@ -1602,14 +1486,14 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 	EXPECT_EQ(ns, yes);
 	EXPECT_EQ(ns * nd - ns, no);
 	for (i = 0; i < ns; i++)
-		stream_free(&s[i]);
+		vfio_mig_stream_free(&s[i]);
 }
 
 /* ---- races ------------------------------------------------------------------------------ */
 
 struct race {
 	int dev;
-	const struct stream *s;
+	const struct vfio_mig_stream *s;
 	bool stop;	/* read and written with __atomic builtins */
 	unsigned int bad_state;
 	unsigned int sessions;	/* transitions that returned a data fd */
@@ -1627,7 +1511,7 @@ static void *race_transitions(void *arg)
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		__u32 to = valid_states[rand_r(&seed) % 5];
 
-		if (mig_set(r->dev, to, &fd) || fd < 0)
+		if (vfio_mig_set_state(r->dev, to, &fd) || fd < 0)
 			continue;
 		__atomic_add_fetch(&r->sessions, 1, __ATOMIC_RELAXED);
 		if (to == STOP_COPY) {
@@ -1652,7 +1536,7 @@ static void *race_device(void *arg)
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		if (!(++n % 16) && !vfio_device_reset(r->dev))
 			r->resets++;
-		state = mig_get(r->dev);
+		state = vfio_mig_get_state(r->dev);
 		if (state < STOP || state > RUNNING_P2P)
 			r->bad_state++;
 		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1);
@@ -1670,7 +1554,7 @@ static void *race_device(void *arg)
 TEST_F_TIMEOUT(pair, races, 120)
 {
 	struct race r = { 0 };
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	pthread_t t[3];
 	struct inst *in;
 	int efd, werr;
@@ -1681,7 +1565,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, vram_fill(in->dev, 0, 16 * PAGE, 17));
-	ASSERT_EQ(0, save(in->dev, 1 << 20, &s));
+	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
 	efd = vfio_eventfd();
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_INTX_IRQ_INDEX,
@@ -1704,15 +1588,15 @@ TEST_F_TIMEOUT(pair, races, 120)
 
 	/* Back to a known state, and still a working device. */
 	ASSERT_EQ(0, vfio_device_reset(in->dev));
-	EXPECT_EQ(RUNNING, mig_get(in->dev));
+	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(0, resume(in->dev, s.buf, s.len, s.len, &werr));
-	EXPECT_EQ(0, mig_set(in->dev, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	vfio_eventfd_wait(efd, 0);
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 1));
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_RAISE, 1));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	close(efd);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
 }
 
 /* ---- throughput ----------------------------------------------------------------------- */
@@ -1721,7 +1605,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 TEST_F_TIMEOUT(pair, throughput, 300)
 {
 	double t0, t_snap, t_save, t_resume;
-	struct stream s = { 0 };
+	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
 	__u64 h_src, h_dst;
 	int fd, werr;
@@ -1736,15 +1620,15 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	ASSERT_EQ(0, inst_open(src));
 	ASSERT_EQ(0, vram_fill(src->dev, 0, src->vram, 21));
 	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
-	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
 	/* Entering STOP_COPY takes the snapshot; the reads only copy it out. */
 	t0 = now_s();
-	ASSERT_EQ(0, mig_set(src->dev, STOP_COPY, &fd));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP_COPY, &fd));
 	t_snap = now_s() - t0;
-	ASSERT_EQ(0, read_all(fd, 4 << 20, &s));
+	ASSERT_EQ(0, vfio_mig_read_all(fd, &s, 4 << 20));
 	t_save = now_s() - t0;
 	close(fd);
-	ASSERT_EQ(0, mig_set(src->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
 	inst_close(src);
 	EXPECT_EQ(STREAM_MIN + src->vram / PAGE * PAGE_REC_LEN, s.len);
 
@@ -1759,17 +1643,25 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	       s.len, t_save * 1e3, s.len / MIB / t_save, t_snap * 1e3);
 	TH_LOG("resume %.0f ms (%.0f MiB/s)", t_resume * 1e3,
 	       s.len / MIB / t_resume);
-	stream_free(&s);
+	vfio_mig_stream_free(&s);
+}
+
+/* The fixtures reloaded mgpu: leave it with its defaults. */
+static void mgpu_restore_defaults(void)
+{
+	if (module_loaded(MGPU_MODULE_NAME) && mgpu_reload(""))
+		fprintf(stderr, "# could not reload mgpu with its defaults\n");
 }
 
 int main(int argc, char **argv)
 {
-	int ret;
-
 	mgpu_ready = !mgpu_env_init(mgpu_why, sizeof(mgpu_why));
-	ret = test_harness_run(argc, argv);
-	/* The fixtures reloaded mgpu: leave it with its defaults. */
-	if (mgpu_ready && module_loaded(MGPU_MODULE_NAME) && mgpu_reload(""))
-		ret = 1;
-	return ret;
+	/*
+	 * test_harness_run() exits.  atexit() handlers run in reverse order,
+	 * so this one runs before mgpu_env_init()'s unload of a module that
+	 * it loaded.
+	 */
+	if (mgpu_ready)
+		atexit(mgpu_restore_defaults);
+	return test_harness_run(argc, argv);
 }
