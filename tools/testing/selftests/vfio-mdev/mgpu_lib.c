@@ -183,46 +183,67 @@ int mgpu_create(unsigned int gpu, unsigned int type, const char *uuid)
 	return mgpu_type_write(gpu, type, "create", uuid, strlen(uuid));
 }
 
-int mgpu_remove(const char *uuid, int timeout_ms)
+int bg_remove_start(struct bg_remove *b, const char *uuid)
 {
-	struct pollfd pfd;
 	int fds[2], ret;
-	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
-	pid = fork();
-	if (pid < 0) {
+	b->pid = fork();
+	if (b->pid < 0) {
 		ret = -errno;
 		close(fds[0]);
 		close(fds[1]);
 		return ret;
 	}
-	if (pid == 0) {
+	if (b->pid == 0) {
 		/*
 		 * The child must not hold the caller's device fds: the
 		 * removal would wait for the child itself to close them.
 		 */
-		close_range(3, fds[1] - 1, 0);
-		close_range(fds[1] + 1, ~0U, 0);
+		if (dup2(fds[1], 3) != 3)
+			_exit(1);
+		close_range(4, ~0U, 0);
 		ret = mdev_remove(uuid);
-		_exit(write(fds[1], &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
+		_exit(write(3, &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
 	}
 	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
+	b->fd = fds[0];
+	return 0;
+}
+
+int bg_remove_wait(struct bg_remove *b, int timeout_ms, int *ret)
+{
+	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+	int n;
+
 	do {
-		ret = poll(&pfd, 1, timeout_ms);
-	} while (ret < 0 && errno == EINTR);
-	if (ret > 0) {
-		if (read(fds[0], &ret, sizeof(ret)) != sizeof(ret))
-			ret = -ECHILD;
-		waitpid(pid, NULL, 0);
-	} else {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	if (read(b->fd, ret, sizeof(*ret)) != sizeof(*ret))
+		*ret = -ECHILD;
+	waitpid(b->pid, NULL, 0);
+	close(b->fd);
+	b->fd = -1;
+	b->pid = -1;
+	return 1;
+}
+
+int mgpu_remove(const char *uuid, int timeout_ms)
+{
+	struct bg_remove b;
+	int ret;
+
+	ret = bg_remove_start(&b, uuid);
+	if (ret)
+		return ret;
+	if (!bg_remove_wait(&b, timeout_ms, &ret)) {
 		/* Left behind: it finishes when the device is closed. */
-		ret = ret < 0 ? -errno : -ETIMEDOUT;
+		close(b.fd);
+		return -ETIMEDOUT;
 	}
-	close(fds[0]);
 	return ret;
 }
 
@@ -299,4 +320,20 @@ int mgpu_set_mode(int device, const struct mgpu_mode *mode)
 			return ret;
 	}
 	return 0;
+}
+
+int mgpu_vram_fill(int device, __u64 off, size_t len, __u32 seed)
+{
+	__u32 *buf = malloc(len);
+	ssize_t n;
+	size_t i;
+
+	if (!buf)
+		return -ENOMEM;
+	/* Knuth's multiplicative hash; "| 1" keeps every word non-zero. */
+	for (i = 0; i < len / 4; i++)
+		buf[i] = (seed + (__u32)(off / 4 + i)) * 2654435761U | 1;
+	n = vfio_region_write(device, MGPU_VRAM, off, buf, len);
+	free(buf);
+	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <linux/types.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -141,12 +142,27 @@ long mgpu_available(unsigned int gpu, unsigned int type);
 int mgpu_type_devices(unsigned int gpu, unsigned int type);
 int mgpu_create(unsigned int gpu, unsigned int type, const char *uuid);
 /*
- * Removes an instance from a child process and waits up to @timeout_ms for
- * it: 0, -errno, or -ETIMEDOUT while the removal waits for a user.  A
- * removal waits until every fd of the device is closed, so a process that
- * removed an instance it still had open itself would wait on itself.  The
- * child closes every fd it inherited but its result pipe, so the removal
- * completes once this process closes the device or exits.
+ * A removal from a child process, which may wait for a long time: a removal
+ * waits until every fd of the device is closed, so a process that removed
+ * an instance it had open itself would wait on itself.  The child closes
+ * every fd it inherited, so the removal completes once this process closes
+ * the device or exits.  Works for any mdev instance, not only mgpu's.
+ */
+struct bg_remove {
+	pid_t pid;
+	int fd;
+};
+
+/* Starts removing @uuid in a child: 0 or -errno. */
+int bg_remove_start(struct bg_remove *b, const char *uuid);
+/*
+ * 1 and the removal's result (0 or -errno) in *@ret when it is done; 0 when
+ * it is not done within @timeout_ms (0: just look), the child still waiting.
+ */
+int bg_remove_wait(struct bg_remove *b, int timeout_ms, int *ret);
+/*
+ * Removes @uuid and waits up to @timeout_ms for it: 0, -errno, or
+ * -ETIMEDOUT while the removal waits for a user (the child is left behind).
  */
 int mgpu_remove(const char *uuid, int timeout_ms);
 bool mgpu_gpu_exists(unsigned int gpu);
@@ -178,5 +194,13 @@ struct mgpu_mode {
 };
 
 int mgpu_set_mode(int device, const struct mgpu_mode *mode);
+
+/*
+ * Writes @len bytes (a multiple of 4) at @off in VRAM through pwrite: a
+ * pattern of @seed and the offset in which no 32-bit word is zero, so that
+ * every page written is one a sparse migration stream must carry.  0,
+ * -errno, or -EIO for a short write.
+ */
+int mgpu_vram_fill(int device, __u64 off, size_t len, __u32 seed);
 
 #endif /* VFIO_MDEV_SELFTEST_MGPU_LIB_H */

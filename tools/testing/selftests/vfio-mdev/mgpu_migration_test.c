@@ -354,22 +354,6 @@ static const char *snap_diff(const struct snap *a, const struct snap *b)
 
 /* ---- programming a device ---------------------------------------------------- */
 
-/* Writes @len bytes of a pattern that no page of it is all zeros in. */
-static int vram_fill(int dev, __u64 off, size_t len, __u32 seed)
-{
-	__u32 *buf = malloc(len);
-	ssize_t n;
-	size_t i;
-
-	if (!buf)
-		return -ENOMEM;
-	for (i = 0; i < len / 4; i++)
-		buf[i] = (seed + (__u32)(off / 4 + i)) * 2654435761U | 1;
-	n = vfio_region_write(dev, MGPU_VRAM, off, buf, len);
-	free(buf);
-	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
-}
-
 struct dev_setup {
 	struct mgpu_mode mode;
 	__u16 cmd;
@@ -409,8 +393,8 @@ static int dev_program(int dev, __u64 vram, const struct dev_setup *d)
 				      d->scratch + i);
 	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_SCRATCH, d->scratch);
 	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_IRQ_ENABLE, d->irq_enable);
-	ret = ret ?: vram_fill(dev, d->vram_off, d->vram_len, d->vram_seed);
-	ret = ret ?: vram_fill(dev, vram - PAGE, PAGE, d->vram_seed);
+	ret = ret ?: mgpu_vram_fill(dev, d->vram_off, d->vram_len, d->vram_seed);
+	ret = ret ?: mgpu_vram_fill(dev, vram - PAGE, PAGE, d->vram_seed);
 	return ret;
 }
 
@@ -668,9 +652,9 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 
 	/* 1 MiB in three places: the start, the middle and the end. */
 	ASSERT_EQ(0, inst_open(src));
-	ASSERT_EQ(0, vram_fill(src->dev, 0, 96 * PAGE, 3));
-	ASSERT_EQ(0, vram_fill(src->dev, 128 * MIB, 96 * PAGE, 4));
-	ASSERT_EQ(0, vram_fill(src->dev, src->vram - 64 * PAGE, 64 * PAGE, 5));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 0, 96 * PAGE, 3));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 128 * MIB, 96 * PAGE, 4));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, src->vram - 64 * PAGE, 64 * PAGE, 5));
 	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
 	ASSERT_EQ(0, vfio_mig_save(src->dev, &s, 1 << 20, NULL));
 	inst_close(src);
@@ -901,7 +885,7 @@ TEST_F_TIMEOUT(pair, every_arc, 120)
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
-	ASSERT_EQ(0, vram_fill(in->dev, 0, 4 * PAGE, 9));
+	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 4 * PAGE, 9));
 	/* A valid stream for leaving RESUMING: the instance's own. */
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
 
@@ -1013,7 +997,7 @@ TEST_F(pair, data_fds)
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
-	ASSERT_EQ(0, vram_fill(in->dev, 0, 5 * PAGE, 11));
+	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 5 * PAGE, 11));
 	ASSERT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_SCRATCH, 42));
 
 	/* The saving fd: read-only, close-on-exec, no position, EOF at the end. */
@@ -1097,7 +1081,7 @@ TEST_F(pair, reset_ends_sessions)
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
-	ASSERT_EQ(0, vram_fill(in->dev, 0, 2 * PAGE, 13));
+	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 2 * PAGE, 13));
 
 	ASSERT_EQ(0, vfio_mig_set_state(in->dev, STOP_COPY, &fd));
 	EXPECT_EQ((ssize_t)sizeof(c), read(fd, c, sizeof(c)));
@@ -1442,7 +1426,7 @@ TEST_F_TIMEOUT(mix, version_matches_stream, 300)
 				   srcs[i].type, gpu_mb[srcs[i].gpu]);
 		ASSERT_NE(NULL, src[i]);
 		ASSERT_EQ(0, inst_open(src[i]));
-		ASSERT_EQ(0, vram_fill(src[i]->dev, 0, 2 * PAGE, i));
+		ASSERT_EQ(0, mgpu_vram_fill(src[i]->dev, 0, 2 * PAGE, i));
 		ASSERT_EQ(0, mgpu_ctrl_set(src[i]->dev, MGPU_CTRL_SCRATCH, i));
 		ASSERT_EQ(0, vfio_mig_save(src[i]->dev, &s[i], 1 << 20, NULL));
 		inst_close(src[i]);
@@ -1564,7 +1548,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	in = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
 	ASSERT_NE(NULL, in);
 	ASSERT_EQ(0, inst_open(in));
-	ASSERT_EQ(0, vram_fill(in->dev, 0, 16 * PAGE, 17));
+	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 16 * PAGE, 17));
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
 	efd = vfio_eventfd();
 	ASSERT_LE(0, efd);
@@ -1618,7 +1602,7 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	ASSERT_NE(NULL, dst);
 
 	ASSERT_EQ(0, inst_open(src));
-	ASSERT_EQ(0, vram_fill(src->dev, 0, src->vram, 21));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 0, src->vram, 21));
 	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
 	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
 	/* Entering STOP_COPY takes the snapshot; the reads only copy it out. */

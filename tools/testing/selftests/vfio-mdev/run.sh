@@ -26,6 +26,7 @@ export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/d
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	vfio_test lifecycle_test mdevctl_test.sh
 	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
+	fail_nth_test stress_test
 	qemu/qemu_e2e_test.py qemu/guest_boot_test.py"
 tests=${*:-$all_tests}
 # Per program: the harness has its own per-case timeouts; this is a backstop.

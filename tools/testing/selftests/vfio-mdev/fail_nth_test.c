@@ -1,0 +1,1119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault-injection sweeps of the mdev core and the mgpu sample, in the style
+ * of the kernel's iommufd fail-nth test: an operation is run with its n-th
+ * fault point failing (/proc/self/task/<tid>/fail-nth, with failslab and
+ * fail_page_alloc made to fail GFP_KERNEL allocations too), for n = 1, 2, ...
+ * until it completes with nothing injected.  After every injected failure
+ * the operation must have returned an errno and left nothing behind:
+ *
+ *  - create of a test_mdev instance (core-counted and driver-counted slots,
+ *    with and without a VFIO device): no device, the UUID free again, every
+ *    type's available_instances and devices/ exact;
+ *  - create of an mgpu instance, whose probe allocates the VFIO device and
+ *    places it in the GPU's VRAM: the same, with every profile's placement
+ *    count on both GPUs unchanged;
+ *  - opening an instance through VFIO (container, group, IOMMU, device fd),
+ *    on test_mdev and mgpu: everything closes, test_open_count is back to
+ *    0, mgpu's single-usage claim is released, and a clean open works;
+ *  - saving an mgpu instance (STOP_COPY and its data fd read to EOF, back to
+ *    STOP) and resuming one (RESUMING, the stream written, back to STOP):
+ *    both devices usable, a clean save of the source gives the same stream,
+ *    and the target is exactly as before (or, if the failure was absorbed,
+ *    exactly the source).
+ *
+ * A failure that the kernel absorbs (a lost uevent, say) must leave a
+ * complete result.  Between iterations there must be as many IOMMU groups
+ * as before the pass (each instance has its own emulated one).  Every pass
+ * stops at NTH_MAX and logs how many fault points it walked; the kernel log
+ * gets a "fail_nth_test: <pass>: fail-nth <n>" line before each iteration,
+ * so that a report there tells its n.  Memory leaks show up in the runner's
+ * kmemleak scan; crashes, KASAN, lockdep reports and WARNs in its log scan.
+ *
+ * Without fault injection in the kernel (Debian's kernel has none) every
+ * test is skipped.  main() configures debugfs and puts it back afterwards.
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "common.h"
+#include "mgpu_lib.h"
+#include "mig_client.h"
+#include "vfio_client.h"
+
+/* Far more than any path here has: reaching it fails the pass. */
+#define NTH_MAX		2000U
+#define DEBUGFS		"/sys/kernel/debug"
+#define PAGE		4096UL
+
+/* test_mdev's defaults: two parents (as mgpu has two GPUs), three types. */
+#define TMDEV_TYPES	3
+#define MAX_TYPES	4
+
+static bool fi_ready;
+static char fi_why[256];
+static bool mgpu_ready;
+static char mgpu_why[256];
+
+/* ---- debugfs: fault injection set up, and put back ------------------------ */
+
+struct fi_knob {
+	char path[PATH_MAX];
+	char saved[32];
+	bool changed;
+};
+
+#define FI_KNOBS	16
+static struct fi_knob fi_knobs[FI_KNOBS];
+static unsigned int fi_nr_knobs;
+
+/* A value and a newline (printk_devkmsg takes nothing else). */
+static int knob_write(const char *path, const char *value)
+{
+	char buf[40];
+	int len = snprintf(buf, sizeof(buf), "%s\n", value);
+
+	return sysfs_write(path, buf, len);
+}
+
+static int fi_set(const char *path, const char *value)
+{
+	struct fi_knob *k;
+	int ret;
+
+	if (fi_nr_knobs == FI_KNOBS)
+		return -ENOSPC;
+	k = &fi_knobs[fi_nr_knobs];
+	snprintf(k->path, sizeof(k->path), "%s", path);
+	ret = sysfs_read(k->path, k->saved, sizeof(k->saved));
+	if (ret < 0)
+		return ret;
+	chomp(k->saved);
+	ret = knob_write(k->path, value);
+	if (ret < 0)
+		return ret;
+	k->changed = true;
+	fi_nr_knobs++;
+	return 0;
+}
+
+static void fi_restore(void)
+{
+	while (fi_nr_knobs--) {
+		struct fi_knob *k = &fi_knobs[fi_nr_knobs];
+
+		if (k->changed)
+			knob_write(k->path, k->saved);
+	}
+	fi_nr_knobs = 0;
+}
+
+/*
+ * GFP_KERNEL allocations may fail (they are exempt by default), order-0
+ * pages too, and nobody prints a stack trace for an injected failure (the
+ * runner's log scan would report it).  User pages (highmem) stay exempt:
+ * an injected failure there would only retry the page fault.
+ */
+static bool fi_setup(char *why, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	if (!path_exists(path)) {
+		snprintf(why, len,
+			 "no /proc/self/task/<tid>/fail-nth (CONFIG_FAULT_INJECTION)");
+		return false;
+	}
+	if (!path_exists(DEBUGFS "/failslab")) {
+		snprintf(why, len, "no %s/failslab (CONFIG_FAILSLAB, debugfs)",
+			 DEBUGFS);
+		return false;
+	}
+	ret = fi_set(DEBUGFS "/failslab/ignore-gfp-wait", "N");
+	if (!ret && path_exists(DEBUGFS "/fail_page_alloc")) {
+		ret = fi_set(DEBUGFS "/fail_page_alloc/ignore-gfp-wait", "N");
+		ret = ret ?: fi_set(DEBUGFS "/fail_page_alloc/min-order", "0");
+	}
+	/*
+	 * Best effort: the per-iteration markers in the kernel log, all of
+	 * them (printk.devkmsg= on the command line locks this).
+	 */
+	if (!ret)
+		fi_set("/proc/sys/kernel/printk_devkmsg", "on");
+	dir = opendir(DEBUGFS);
+	while (!ret && dir && (de = readdir(dir))) {
+		if (strncmp(de->d_name, "fail", 4))
+			continue;
+		snprintf(path, sizeof(path), DEBUGFS "/%s/verbose", de->d_name);
+		if (path_exists(path))
+			ret = fi_set(path, "0");
+	}
+	if (dir)
+		closedir(dir);
+	if (ret) {
+		snprintf(why, len, "configuring %s: %s", DEBUGFS,
+			 strerror(-ret));
+		fi_restore();
+		return false;
+	}
+	return true;
+}
+
+/* ---- fail-nth ----------------------------------------------------------------- */
+
+struct nth {
+	int fd;			/* this thread's fail-nth */
+	int kmsg;		/* /dev/kmsg for markers, or -1 */
+	const char *what;	/* the pass, in markers */
+	unsigned int n;		/* the fault point that fails */
+	unsigned int absorbed;	/* injected, yet the operation succeeded */
+	int errs[16];		/* the errnos returned, and how often */
+	unsigned int counts[16];
+	int groups;		/* IOMMU groups in sysfs between iterations */
+	unsigned int leaks;	/* iterations after which there were more */
+	unsigned int leak_at[8];
+};
+
+#define IOMMU_GROUPS	"/sys/kernel/iommu_groups"
+
+static int nth_open(struct nth *s, const char *what)
+{
+	char path[64];
+
+	memset(s, 0, sizeof(*s));
+	s->what = what;
+	s->groups = dir_count(IOMMU_GROUPS);
+	s->kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	s->fd = open(path, O_RDWR | O_CLOEXEC);
+	return s->fd < 0 ? -errno : 0;
+}
+
+static void nth_close(struct nth *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->kmsg >= 0)
+		close(s->kmsg);
+	s->fd = -1;
+	s->kmsg = -1;
+}
+
+/*
+ * Between iterations: every instance and open of the last one is gone, so
+ * the IOMMU groups are as many as before the pass.  A group left behind
+ * is counted once, and the sweep goes on.
+ */
+static void nth_check_groups(struct nth *s, unsigned int last)
+{
+	int groups = dir_count(IOMMU_GROUPS);
+
+	if (groups > s->groups && s->leaks++ < ARRAY_SIZE(s->leak_at))
+		s->leak_at[s->leaks - 1] = last;
+	s->groups = groups;
+}
+
+/*
+ * From here on, the n-th fault point this thread passes fails.  The kernel
+ * log gets a marker first, to tell which n a report comes from.
+ */
+static int nth_arm(struct nth *s)
+{
+	char buf[96];
+	int len;
+
+	nth_check_groups(s, s->n - 1);
+	if (s->kmsg >= 0) {
+		len = snprintf(buf, sizeof(buf), "fail_nth_test: %s: fail-nth %u\n",
+			       s->what, s->n);
+		if (write(s->kmsg, buf, len) != len) {
+			close(s->kmsg);
+			s->kmsg = -1;
+		}
+	}
+	len = snprintf(buf, sizeof(buf), "%u", s->n);
+	return pwrite(s->fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+/*
+ * Disarms.  1 if the failure was injected (the counter ran down to 0), 0 if
+ * the operation passed fewer fault points, -errno if fail-nth cannot be
+ * written.  A failed read means that the read itself met the armed point:
+ * the operation did not.
+ */
+static int nth_disarm(struct nth *s)
+{
+	char buf[16];
+	ssize_t len;
+	int tries;
+
+	len = pread(s->fd, buf, sizeof(buf) - 1, 0);
+	for (tries = 0; pwrite(s->fd, "0", 1, 0) != 1; tries++)
+		if (tries == 2)
+			return -errno;
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	return strtoul(buf, NULL, 10) == 0;
+}
+
+static void nth_errno(struct nth *s, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(s->errs); i++) {
+		if (!s->counts[i])
+			s->errs[i] = err;
+		if (s->errs[i] == err) {
+			s->counts[i]++;
+			return;
+		}
+	}
+}
+
+/*
+ * "37 fault points; 35 failed with ENOMEM 34, EFAULT 1; 2 absorbed", and
+ * the IOMMU groups left behind, which fail the test.  Call it once the
+ * last iteration has cleaned up.
+ */
+static void nth_report(struct __test_metadata *_metadata, struct nth *s)
+{
+	const char *what = s->what;
+	char buf[256];
+	unsigned int i, failed = 0;
+	int len = 0;
+
+	nth_check_groups(s, s->n);
+	for (i = 0; i < ARRAY_SIZE(s->errs) && s->counts[i]; i++) {
+		failed += s->counts[i];
+		len += snprintf(buf + len, sizeof(buf) - len, "%s%s %u",
+				i ? ", " : "", strerrorname_np(s->errs[i]) ?:
+				"?", s->counts[i]);
+		if (len >= (int)sizeof(buf))
+			break;
+	}
+	if (!failed)
+		snprintf(buf, sizeof(buf), "-");
+	TH_LOG("%s: %u fault points; %u failed with %s; %u absorbed",
+	       what, s->n - 1, failed, buf, s->absorbed);
+	for (len = 0, i = 0; i < s->leaks && i < ARRAY_SIZE(s->leak_at); i++)
+		len += snprintf(buf + len, sizeof(buf) - len, " %u",
+				s->leak_at[i]);
+	EXPECT_EQ(0U, s->leaks)
+		TH_LOG("%s: an IOMMU group left behind %u times, at fail-nth%s",
+		       what, s->leaks, buf);
+	nth_close(s);
+}
+
+/* ---- removal --------------------------------------------------------------- */
+
+/* ---- instances on test_mdev or mgpu --------------------------------------------- */
+
+struct target {
+	bool mgpu;
+	unsigned int parent;	/* the GPU, or the test parent */
+	unsigned int type;
+};
+
+static unsigned int nr_types(bool mgpu)
+{
+	return mgpu ? MGPU_NR_TYPES : TMDEV_TYPES;
+}
+
+static char *target_path(char *buf, const struct target *t,
+			 unsigned int type, const char *file)
+{
+	if (t->mgpu)
+		return mgpu_type_path(buf, t->parent, type, file);
+	return type_path(buf, t->parent, type, file);
+}
+
+static int target_create(const struct target *t, const char *uuid)
+{
+	if (t->mgpu)
+		return mgpu_create(t->parent, t->type, uuid);
+	return mdev_create(t->parent, t->type, uuid);
+}
+
+/* What create changes: every type's room and instances, on both parents. */
+struct counts {
+	long avail[2][MAX_TYPES];
+	int devs[2][MAX_TYPES];
+	int mdevs;
+};
+
+static int counts_take(bool mgpu, struct counts *c)
+{
+	struct target t = { .mgpu = mgpu };
+	char path[PATH_MAX];
+	unsigned int type;
+
+	memset(c, 0, sizeof(*c));
+	for (t.parent = 0; t.parent < 2; t.parent++) {
+		for (type = 0; type < nr_types(mgpu); type++) {
+			long *avail = &c->avail[t.parent][type];
+			int *devs = &c->devs[t.parent][type];
+
+			target_path(path, &t, type, "available_instances");
+			*avail = sysfs_read_long(path);
+			*devs = dir_count(target_path(path, &t, type,
+						      "devices"));
+			if (*avail < 0)
+				return *avail;
+			if (*devs < 0)
+				return *devs;
+		}
+	}
+	c->mdevs = mdev_count();
+	return c->mdevs < 0 ? c->mdevs : 0;
+}
+
+/* NULL if @a and @b agree, else what differs, in @buf. */
+static const char *counts_diff(bool mgpu, const struct counts *a,
+			       const struct counts *b, char *buf, size_t len)
+{
+	unsigned int p, type;
+
+	for (p = 0; p < 2; p++) {
+		for (type = 0; type < nr_types(mgpu); type++) {
+			if (a->avail[p][type] != b->avail[p][type]) {
+				snprintf(buf, len,
+					 "parent %u type %u: available_instances %ld, expected %ld",
+					 p, type, b->avail[p][type],
+					 a->avail[p][type]);
+				return buf;
+			}
+			if (a->devs[p][type] != b->devs[p][type]) {
+				snprintf(buf, len,
+					 "parent %u type %u: %d devices, expected %d",
+					 p, type, b->devs[p][type],
+					 a->devs[p][type]);
+				return buf;
+			}
+		}
+	}
+	if (a->mdevs != b->mdevs) {
+		snprintf(buf, len, "%d instances on the bus, expected %d",
+			 b->mdevs, a->mdevs);
+		return buf;
+	}
+	return NULL;
+}
+
+/* NULL if the instance has everything a created one has, else what not. */
+static const char *instance_incomplete(const struct target *t,
+				       const char *uuid, bool vfio)
+{
+	char path[PATH_MAX], file[64];
+
+	if (!is_symlink(mdev_path(path, uuid, "mdev_type")))
+		return "mdev_type link";
+	if (!is_symlink(mdev_path(path, uuid, "driver")))
+		return "driver link (not bound)";
+	if (vfio && !is_symlink(mdev_path(path, uuid, "iommu_group")))
+		return "iommu_group link";
+	if (!path_exists(mdev_path(path, uuid, "remove")))
+		return "remove file";
+	snprintf(file, sizeof(file), "devices/%s", uuid);
+	if (!is_symlink(target_path(path, t, t->type, file)))
+		return "link in the type's devices/";
+	return NULL;
+}
+
+/*
+ * Creates @uuid on @t with every fault point in turn failing.  One instance
+ * of @t's parent exists already (the fixture's), so that the counts are not
+ * all trivial.
+ */
+static void create_sweep(struct __test_metadata *_metadata,
+			 const struct target *t, bool vfio, const char *what)
+{
+	struct counts before, after, now;
+	char uuid[UUID_STR_LEN], path[PATH_MAX], why[160];
+	const char *diff;
+	struct nth s;
+	int fd, ret, injected;
+
+	uuid_gen(uuid);
+	ASSERT_EQ(0, counts_take(t->mgpu, &before));
+	/* The reference: what a clean create changes. */
+	ASSERT_EQ(0, target_create(t, uuid));
+	diff = instance_incomplete(t, uuid, vfio);
+	ASSERT_EQ(NULL, diff) TH_LOG("a clean create has no %s", diff);
+	ASSERT_EQ(0, counts_take(t->mgpu, &after));
+	ASSERT_EQ(0, mdev_remove(uuid));
+	ASSERT_EQ(0, counts_take(t->mgpu, &now));
+	diff = counts_diff(t->mgpu, &before, &now, why, sizeof(why));
+	ASSERT_EQ(NULL, diff) TH_LOG("after a clean remove: %s", diff);
+
+	ASSERT_EQ(0, nth_open(&s, what));
+	for (s.n = 1; ; s.n++) {
+		ASSERT_GT(NTH_MAX, s.n);
+		fd = open(target_path(path, t, t->type, "create"),
+			  O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, nth_arm(&s));
+		ret = write(fd, uuid, strlen(uuid));
+		ret = ret < 0 ? -errno : ret;
+		injected = nth_disarm(&s);
+		close(fd);
+		ASSERT_LE(0, injected);
+
+		if (ret >= 0) {
+			ASSERT_EQ((int)strlen(uuid), ret);
+			diff = instance_incomplete(t, uuid, vfio);
+			ASSERT_EQ(NULL, diff)
+				TH_LOG("fail-nth %u: created without %s",
+				       s.n, diff);
+			ASSERT_EQ(0, counts_take(t->mgpu, &now));
+			diff = counts_diff(t->mgpu, &after, &now, why,
+					   sizeof(why));
+			ASSERT_EQ(NULL, diff)
+				TH_LOG("fail-nth %u: created, but %s", s.n,
+				       diff);
+			ASSERT_EQ(0, mdev_remove(uuid))
+				TH_LOG("fail-nth %u: removing", s.n);
+			if (!injected)
+				break;
+			s.absorbed++;
+		} else {
+			ASSERT_TRUE(injected)
+				TH_LOG("create failed with %s, nothing injected",
+				       strerror(-ret));
+			nth_errno(&s, -ret);
+			EXPECT_FALSE(mdev_exists(uuid))
+				TH_LOG("fail-nth %u: %s, yet the device is there",
+				       s.n, strerror(-ret));
+			/* The UUID is free: a clean create takes it. */
+			ASSERT_EQ(0, target_create(t, uuid))
+				TH_LOG("fail-nth %u (%s): then a clean create",
+				       s.n, strerror(-ret));
+			ASSERT_EQ(0, mdev_remove(uuid));
+		}
+		ASSERT_EQ(0, counts_take(t->mgpu, &now));
+		diff = counts_diff(t->mgpu, &before, &now, why, sizeof(why));
+		ASSERT_EQ(NULL, diff)
+			TH_LOG("fail-nth %u (%s): %s", s.n,
+			       ret < 0 ? strerror(-ret) : "created", diff);
+	}
+	nth_report(_metadata, &s);
+}
+
+/* ---- (a) create on test_mdev ------------------------------------------------- */
+
+FIXTURE(tmdev) {
+	char uuid[UUID_STR_LEN];
+	bool made;
+};
+
+FIXTURE_VARIANT(tmdev) {
+	const char *params;
+	bool vfio;
+};
+
+/* The driver counts its instances (get_available). */
+FIXTURE_VARIANT_ADD(tmdev, capacity) {
+	.params = "",
+	.vfio = true,
+};
+
+/* The core counts the slots (max_instances), shared by all types. */
+FIXTURE_VARIANT_ADD(tmdev, shared) {
+	.params = "shared_max=3",
+	.vfio = true,
+};
+
+/* An empty probe: only the core allocates. */
+FIXTURE_VARIANT_ADD(tmdev, novfio) {
+	.params = "vfio=N",
+	.vfio = false,
+};
+
+FIXTURE_SETUP(tmdev)
+{
+	if (!fi_ready)
+		SKIP(return, "%s", fi_why);
+	ASSERT_EQ(0, test_env_reset());
+	ASSERT_EQ(0, test_module_load(variant->params));
+	uuid_gen(self->uuid);
+	ASSERT_EQ(0, mdev_create(1, 0, self->uuid));
+	self->made = true;
+}
+
+FIXTURE_TEARDOWN(tmdev)
+{
+	if (self->made)
+		EXPECT_EQ(0, mdev_remove(self->uuid));
+	if (module_loaded(TEST_MODULE_NAME))
+		EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+}
+
+TEST_F_TIMEOUT(tmdev, create, 1200)
+{
+	const struct target t = { .mgpu = false, .parent = 1, .type = 0 };
+	char what[64];
+
+	/* The 6.1 harness runs the body even when the setup skipped. */
+	if (_metadata->skip)
+		return;
+	snprintf(what, sizeof(what), "test_mdev create (%s)",
+		 *variant->params ? variant->params : "defaults");
+	create_sweep(_metadata, &t, variant->vfio, what);
+}
+
+/* ---- (b) create on mgpu: the probe ---------------------------------------------- */
+
+FIXTURE(mcreate) {
+	char uuid[UUID_STR_LEN];
+	bool made;
+};
+
+FIXTURE_VARIANT(mcreate) {
+	unsigned int gpu;
+	unsigned int type;
+};
+
+/* Next to the fixture's eighth at slice 0: placed at slices 2-3. */
+FIXTURE_VARIANT_ADD(mcreate, quarter) {
+	.gpu = 0,
+	.type = MGPU_QUARTER,
+};
+
+/* The whole of the other GPU. */
+FIXTURE_VARIANT_ADD(mcreate, full) {
+	.gpu = 1,
+	.type = MGPU_FULL,
+};
+
+FIXTURE_SETUP(mcreate)
+{
+	if (!fi_ready)
+		SKIP(return, "%s", fi_why);
+	if (!mgpu_ready)
+		SKIP(return, "mgpu not available: %s", mgpu_why);
+	ASSERT_EQ(0, mdev_count());
+	uuid_gen(self->uuid);
+	ASSERT_EQ(0, mgpu_create(0, MGPU_EIGHTH, self->uuid));
+	self->made = true;
+}
+
+FIXTURE_TEARDOWN(mcreate)
+{
+	if (self->made)
+		EXPECT_EQ(0, mdev_remove(self->uuid));
+}
+
+TEST_F_TIMEOUT(mcreate, probe, 1200)
+{
+	const struct target t = {
+		.mgpu = true, .parent = variant->gpu, .type = variant->type,
+	};
+	char what[64];
+
+	/* The 6.1 harness runs the body even when the setup skipped. */
+	if (_metadata->skip)
+		return;
+	snprintf(what, sizeof(what), "mgpu create (mgpu%u, %s)", t.parent,
+		 mgpu_type_name(t.type));
+	create_sweep(_metadata, &t, true, what);
+}
+
+/* ---- (c) open through VFIO ----------------------------------------------------------- */
+
+struct opened {
+	int container;
+	int group;
+	int device;
+	const char *step;
+};
+
+static void opened_close(struct opened *o)
+{
+	if (o->device >= 0)
+		close(o->device);
+	if (o->group >= 0)
+		close(o->group);
+	if (o->container >= 0)
+		close(o->container);
+	o->device = -1;
+	o->group = -1;
+	o->container = -1;
+}
+
+/* vfio_client_open()'s steps, with @group_path found beforehand. */
+static int open_steps(struct opened *o, const char *group_path,
+		      const char *uuid)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+
+	o->container = -1;
+	o->group = -1;
+	o->device = -1;
+	o->step = "open /dev/vfio/vfio";
+	o->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (o->container < 0)
+		return -errno;
+	o->step = "VFIO_GET_API_VERSION";
+	if (ioctl(o->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
+		return -EPROTO;
+	o->step = "open the group";
+	o->group = open(group_path, O_RDWR | O_CLOEXEC);
+	if (o->group < 0)
+		return -errno;
+	o->step = "VFIO_GROUP_GET_STATUS";
+	if (ioctl(o->group, VFIO_GROUP_GET_STATUS, &status))
+		return -errno;
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return -EPERM;
+	o->step = "VFIO_GROUP_SET_CONTAINER";
+	if (ioctl(o->group, VFIO_GROUP_SET_CONTAINER, &o->container))
+		return -errno;
+	o->step = "VFIO_SET_IOMMU";
+	if (ioctl(o->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		return -errno;
+	o->step = "VFIO_GROUP_GET_DEVICE_FD";
+	o->device = ioctl(o->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	if (o->device < 0)
+		return -errno;
+	o->step = NULL;
+	return 0;
+}
+
+FIXTURE(open) {
+	char uuid[UUID_STR_LEN];
+	bool made;
+};
+
+FIXTURE_VARIANT(open) {
+	bool mgpu;
+};
+
+FIXTURE_VARIANT_ADD(open, test_mdev) {
+	.mgpu = false,
+};
+
+/* A single-usage eighth: a leaked claim would refuse the next open. */
+FIXTURE_VARIANT_ADD(open, mgpu) {
+	.mgpu = true,
+};
+
+FIXTURE_SETUP(open)
+{
+	if (!fi_ready)
+		SKIP(return, "%s", fi_why);
+	uuid_gen(self->uuid);
+	if (variant->mgpu) {
+		if (!mgpu_ready)
+			SKIP(return, "mgpu not available: %s", mgpu_why);
+		ASSERT_EQ(0, mgpu_create(0, MGPU_EIGHTH, self->uuid));
+	} else {
+		ASSERT_EQ(0, test_env_reset());
+		ASSERT_EQ(0, test_module_load(""));
+		ASSERT_EQ(0, mdev_create(0, 1, self->uuid));
+	}
+	self->made = true;
+}
+
+FIXTURE_TEARDOWN(open)
+{
+	/* A leaked open would make a plain remove wait forever. */
+	if (self->made)
+		EXPECT_EQ(0, mgpu_remove(self->uuid, 10000));
+	if (!variant->mgpu && module_loaded(TEST_MODULE_NAME))
+		EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+}
+
+/*
+ * test_mdev's test_open_count, which must be @expected; mgpu has no such
+ * file, but the clean open that follows a failed one checks its claim.
+ */
+static bool open_count_is(const char *uuid, bool mgpu, long expected)
+{
+	return mgpu || mdev_read_long(uuid, "test_open_count") == expected;
+}
+
+TEST_F_TIMEOUT(open, device_fd, 1200)
+{
+	struct vfio_device_info info;
+	char group_path[64];
+	struct vfio_client c;
+	struct opened o;
+	const char *what = variant->mgpu ? "open (mgpu eighth)" :
+			   "open (test_mdev)";
+	struct nth s;
+	int group, ret, err, injected;
+
+	/* The 6.1 harness runs the body even when the setup skipped. */
+	if (_metadata->skip)
+		return;
+	group = mdev_iommu_group(self->uuid);
+	ASSERT_LE(0, group);
+	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d", group);
+
+	ASSERT_EQ(0, nth_open(&s, what));
+	for (s.n = 1; ; s.n++) {
+		ASSERT_GT(NTH_MAX, s.n);
+		ASSERT_EQ(0, nth_arm(&s));
+		ret = open_steps(&o, group_path, self->uuid);
+		injected = nth_disarm(&s);
+		ASSERT_LE(0, injected);
+
+		if (!ret) {
+			EXPECT_EQ(0, vfio_device_info(o.device, &info))
+				TH_LOG("fail-nth %u: opened, GET_INFO fails",
+				       s.n);
+			EXPECT_TRUE(open_count_is(self->uuid, variant->mgpu,
+						  1));
+		} else {
+			ASSERT_TRUE(injected)
+				TH_LOG("%s failed with %s, nothing injected",
+				       o.step, strerror(-ret));
+			nth_errno(&s, -ret);
+		}
+		opened_close(&o);
+		ASSERT_TRUE(open_count_is(self->uuid, variant->mgpu, 0))
+			TH_LOG("fail-nth %u: %s: %s, closed, yet still open",
+			       s.n, o.step ?: "-", strerror(-ret));
+		if (!ret && !injected)
+			break;
+		if (!ret) {
+			s.absorbed++;
+			continue;
+		}
+		/* Nothing of the failed open is left: a clean one works. */
+		err = -ret;
+		ret = vfio_client_open(&c, self->uuid);
+		ASSERT_EQ(0, ret)
+			TH_LOG("fail-nth %u (%s: %s): then a clean open: %s at %s",
+			       s.n, o.step, strerror(err), strerror(-ret),
+			       c.failed_at);
+		EXPECT_EQ(0, vfio_device_info(c.device, &info));
+		EXPECT_TRUE(open_count_is(self->uuid, variant->mgpu, 1));
+		vfio_client_close(&c);
+		ASSERT_TRUE(open_count_is(self->uuid, variant->mgpu, 0));
+	}
+	nth_report(_metadata, &s);
+}
+
+/* ---- (d) migration: save and resume ----------------------------------------------------- */
+
+enum {
+	STOP = VFIO_DEVICE_STATE_STOP,
+	RUNNING = VFIO_DEVICE_STATE_RUNNING,
+	STOP_COPY = VFIO_DEVICE_STATE_STOP_COPY,
+	RESUMING = VFIO_DEVICE_STATE_RESUMING,
+};
+
+/* A stream buffer, touched in full so that no read into it faults. */
+#define STREAM_CAP	(1024 * 1024UL)
+#define IO_CHUNK	(16 * 1024UL)
+
+static int stream_alloc(struct vfio_mig_stream *s)
+{
+	s->buf = malloc(STREAM_CAP);
+	if (!s->buf)
+		return -ENOMEM;
+	memset(s->buf, 0, STREAM_CAP);
+	s->cap = STREAM_CAP;
+	s->len = 0;
+	return 0;
+}
+
+static bool stream_eq(const struct vfio_mig_stream *a,
+		      const struct vfio_mig_stream *b)
+{
+	return a->len == b->len && !memcmp(a->buf, b->buf, a->len);
+}
+
+/* STOP -> RESUMING, @s written in IO_CHUNK writes, -> STOP. */
+static int resume_steps(int dev, const struct vfio_mig_stream *s,
+			const char **step)
+{
+	int fd, ret;
+
+	*step = "RESUMING";
+	ret = vfio_mig_set_state(dev, RESUMING, &fd);
+	if (ret)
+		return ret;
+	if (fd < 0)
+		return -EBADF;
+	*step = "write";
+	ret = vfio_mig_write_all(fd, s->buf, s->len, IO_CHUNK);
+	close(fd);
+	if (ret)
+		return ret;
+	*step = "STOP";
+	return vfio_mig_set_state(dev, STOP, NULL);
+}
+
+struct dev_setup {
+	struct mgpu_mode mode;
+	__u16 cmd;
+	__u32 bar0;
+	__u32 scratch;
+	__u32 irq_enable;
+	__u32 seed;
+	__u64 vram_at[3];	/* where the patterned runs of pages start */
+	unsigned int pages;	/* pages in each run */
+};
+
+static const struct dev_setup src_setup = {
+	.mode = { 1024, 768, 32, 0, 0, 0, 0x41 },
+	.cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
+	.bar0 = 0xe0000000,
+	.scratch = 0x5eed0001,
+	.irq_enable = 0x5,
+	.seed = 1,
+	.vram_at = { 0, 100 * PAGE, 131072 * PAGE - 4 * PAGE },
+	.pages = 4,
+};
+
+static const struct dev_setup dst_setup = {
+	.mode = { 800, 600, 16, 0, 0, 0, 0x01 },
+	.cmd = PCI_COMMAND_MEMORY,
+	.bar0 = 0xd0000000,
+	.scratch = 0xdeadbeef,
+	.irq_enable = 0x2,
+	.seed = 7,
+	.vram_at = { 40 * PAGE, 102 * PAGE, 65536 * PAGE },
+	.pages = 3,
+};
+
+static int dev_program(int dev, const struct dev_setup *d)
+{
+	unsigned int i;
+	int ret;
+
+	ret = vfio_cfg_write(dev, PCI_COMMAND, 2, d->cmd);
+	ret = ret ?: vfio_cfg_write(dev, PCI_BASE_ADDRESS_0, 4, d->bar0);
+	ret = ret ?: mgpu_set_mode(dev, &d->mode);
+	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_SCRATCH, d->scratch);
+	ret = ret ?: mgpu_ctrl_set(dev, MGPU_CTRL_IRQ_ENABLE, d->irq_enable);
+	for (i = 0; !ret && i < ARRAY_SIZE(d->vram_at); i++)
+		ret = mgpu_vram_fill(dev, d->vram_at[i], d->pages * PAGE,
+				     d->seed + i);
+	return ret;
+}
+
+/* A full-GPU instance, opened and programmed, in STOP. */
+struct mig_dev {
+	char uuid[UUID_STR_LEN];
+	bool made;
+	struct vfio_client c;
+};
+
+static int mig_dev_new(struct mig_dev *m, unsigned int gpu,
+		       const struct dev_setup *d)
+{
+	int ret;
+
+	vfio_client_init(&m->c);
+	uuid_gen(m->uuid);
+	ret = mgpu_create(gpu, MGPU_FULL, m->uuid);
+	if (ret)
+		return ret;
+	m->made = true;
+	ret = vfio_client_open(&m->c, m->uuid);
+	ret = ret ?: dev_program(m->c.device, d);
+	return ret ?: vfio_mig_set_state(m->c.device, STOP, NULL);
+}
+
+static int mig_dev_del(struct mig_dev *m)
+{
+	vfio_client_close(&m->c);
+	if (!m->made)
+		return 0;
+	m->made = false;
+	return mgpu_remove(m->uuid, 10000);
+}
+
+/*
+ * The source on mgpu0 and the target on mgpu1, both of the full profile (a
+ * shared one, so that one process has both open), programmed differently.
+ * @ref is the source's stream, @orig the target's.
+ */
+FIXTURE(mig) {
+	struct mig_dev s, d;
+	struct vfio_mig_stream ref, orig, now;
+};
+
+FIXTURE_SETUP(mig)
+{
+	const char *step;
+
+	vfio_client_init(&self->s.c);
+	vfio_client_init(&self->d.c);
+	if (!fi_ready)
+		SKIP(return, "%s", fi_why);
+	if (!mgpu_ready)
+		SKIP(return, "mgpu not available: %s", mgpu_why);
+	ASSERT_EQ(0, stream_alloc(&self->ref));
+	ASSERT_EQ(0, stream_alloc(&self->orig));
+	ASSERT_EQ(0, stream_alloc(&self->now));
+	ASSERT_EQ(0, mig_dev_new(&self->s, 0, &src_setup));
+	ASSERT_EQ(0, mig_dev_new(&self->d, 1, &dst_setup));
+	ASSERT_EQ(0, vfio_mig_save(self->s.c.device, &self->ref, IO_CHUNK, &step));
+	ASSERT_EQ(0, vfio_mig_save(self->d.c.device, &self->orig, IO_CHUNK, &step));
+	ASSERT_FALSE(stream_eq(&self->ref, &self->orig));
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	EXPECT_EQ(0, mig_dev_del(&self->s));
+	EXPECT_EQ(0, mig_dev_del(&self->d));
+	free(self->ref.buf);
+	free(self->orig.buf);
+	free(self->now.buf);
+}
+
+/* After a pass: both devices run again and answer register accesses. */
+static void both_usable(struct __test_metadata *_metadata, int src, int dst)
+{
+	EXPECT_EQ(0, vfio_mig_set_state(src, RUNNING, NULL));
+	EXPECT_EQ(0, vfio_mig_set_state(dst, RUNNING, NULL));
+	EXPECT_EQ(MGPU_CTRL_ID_VALUE, mgpu_ctrl_get(src, MGPU_CTRL_ID));
+	EXPECT_EQ(MGPU_CTRL_ID_VALUE, mgpu_ctrl_get(dst, MGPU_CTRL_ID));
+	EXPECT_EQ(src_setup.scratch, mgpu_ctrl_get(src, MGPU_CTRL_SCRATCH));
+}
+
+/* Saving changes nothing: the same source serves every iteration. */
+TEST_F_TIMEOUT(mig, save, 1200)
+{
+	int dev = self->s.c.device, ret, injected, state;
+	const char *step;
+	struct nth s;
+
+	/* The 6.1 harness runs the body even when the setup skipped. */
+	if (_metadata->skip)
+		return;
+	ASSERT_EQ(0, nth_open(&s, "save (STOP_COPY, read, STOP)"));
+	for (s.n = 1; ; s.n++) {
+		ASSERT_GT(NTH_MAX, s.n);
+		ASSERT_EQ(0, nth_arm(&s));
+		ret = vfio_mig_save(dev, &self->now, IO_CHUNK, &step);
+		injected = nth_disarm(&s);
+		ASSERT_LE(0, injected);
+
+		if (!ret) {
+			ASSERT_TRUE(stream_eq(&self->ref, &self->now))
+				TH_LOG("fail-nth %u: saved %zu bytes, not the %zu of a clean save",
+				       s.n, self->now.len, self->ref.len);
+			if (!injected)
+				break;
+			s.absorbed++;
+			continue;
+		}
+		ASSERT_TRUE(injected)
+			TH_LOG("%s failed with %s, nothing injected", step,
+			       strerror(-ret));
+		nth_errno(&s, -ret);
+		/* Wherever it failed, STOP is a step away, and nothing changed. */
+		state = vfio_mig_get_state(dev);
+		ASSERT_TRUE(state == STOP || state == STOP_COPY)
+			TH_LOG("fail-nth %u: %s: %s, then state %d", s.n, step,
+			       strerror(-ret), state);
+		if (state == STOP_COPY)
+			ASSERT_EQ(0, vfio_mig_set_state(dev, STOP, NULL));
+		ASSERT_EQ(0, vfio_mig_save(dev, &self->now, IO_CHUNK, &step))
+			TH_LOG("fail-nth %u: then a clean save fails at %s",
+			       s.n, step);
+		ASSERT_TRUE(stream_eq(&self->ref, &self->now))
+			TH_LOG("fail-nth %u (%s: %s): the source changed", s.n,
+			       step, strerror(-ret));
+	}
+	nth_report(_metadata, &s);
+	both_usable(_metadata, dev, self->d.c.device);
+}
+
+/*
+ * Resuming allocates the target's VRAM pages for good: every iteration gets
+ * a new target, so that each one walks the same fault points.
+ */
+TEST_F_TIMEOUT(mig, resume, 1200)
+{
+	int dev, ret, injected, state;
+	const char *step, *step2;
+	struct nth s;
+
+	/* The 6.1 harness runs the body even when the setup skipped. */
+	if (_metadata->skip)
+		return;
+	ASSERT_EQ(0, nth_open(&s, "resume (RESUMING, write, STOP)"));
+	for (s.n = 1; ; s.n++) {
+		ASSERT_GT(NTH_MAX, s.n);
+		ASSERT_EQ(0, mig_dev_del(&self->d));
+		ASSERT_EQ(0, mig_dev_new(&self->d, 1, &dst_setup));
+		dev = self->d.c.device;
+		ASSERT_EQ(0, nth_arm(&s));
+		ret = resume_steps(dev, &self->ref, &step);
+		injected = nth_disarm(&s);
+		ASSERT_LE(0, injected);
+
+		if (!ret) {
+			/* Taken whole: the target is now the source. */
+			ASSERT_EQ(0, vfio_mig_save(dev, &self->now, IO_CHUNK, &step2));
+			ASSERT_TRUE(stream_eq(&self->ref, &self->now))
+				TH_LOG("fail-nth %u: resumed, but the target is not the source",
+				       s.n);
+			if (!injected)
+				break;
+			s.absorbed++;
+			continue;
+		}
+		ASSERT_TRUE(injected)
+			TH_LOG("%s failed with %s, nothing injected", step,
+			       strerror(-ret));
+		nth_errno(&s, -ret);
+		state = vfio_mig_get_state(dev);
+		ASSERT_TRUE(state == STOP || state == RESUMING)
+			TH_LOG("fail-nth %u: %s: %s, then state %d", s.n, step,
+			       strerror(-ret), state);
+		/* The session's fd is closed: the stream is incomplete. */
+		if (state == RESUMING)
+			EXPECT_NE(0, vfio_mig_set_state(dev, STOP, NULL))
+				TH_LOG("fail-nth %u: %s: %s, yet a clean STOP takes the stream",
+				       s.n, step, strerror(-ret));
+		ASSERT_EQ(STOP, vfio_mig_get_state(dev));
+		/* A refused stream leaves the target exactly as it was. */
+		ASSERT_EQ(0, vfio_mig_save(dev, &self->now, IO_CHUNK, &step2))
+			TH_LOG("fail-nth %u: then saving the target fails at %s",
+			       s.n, step2);
+		ASSERT_TRUE(stream_eq(&self->orig, &self->now))
+			TH_LOG("fail-nth %u (%s: %s): the target changed", s.n,
+			       step, strerror(-ret));
+	}
+	nth_report(_metadata, &s);
+	both_usable(_metadata, self->s.c.device, self->d.c.device);
+}
+
+int main(int argc, char **argv)
+{
+	fi_ready = fi_setup(fi_why, sizeof(fi_why));
+	/* test_harness_run() exits: debugfs is put back at exit. */
+	if (fi_ready)
+		atexit(fi_restore);
+	/* mgpu is loaded only when there is something to test. */
+	if (fi_ready)
+		mgpu_ready = !mgpu_env_init(mgpu_why, sizeof(mgpu_why));
+	return test_harness_run(argc, argv);
+}
