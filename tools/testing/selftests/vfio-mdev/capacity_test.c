@@ -28,15 +28,14 @@ FIXTURE_SETUP(per_type)
 {
 	unsigned int i;
 
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	for (i = 0; i < MAX_INST; i++)
 		uuid_gen(self->uuids[i]);
 }
 
 FIXTURE_TEARDOWN(per_type)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(per_type, count_down_and_up)
@@ -142,13 +141,12 @@ FIXTURE(many) {
 
 FIXTURE_SETUP(many)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("parents=1 capacity=128"));
+	ASSERT_EQ(0, test_module_reload("parents=1 capacity=128"));
 }
 
 FIXTURE_TEARDOWN(many)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F_TIMEOUT(many, hundreds, 300)
@@ -190,15 +188,14 @@ FIXTURE_SETUP(shared)
 {
 	unsigned int i;
 
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("shared_max=5 capacity=1,1,1"));
+	ASSERT_EQ(0, test_module_reload("shared_max=5 capacity=1,1,1"));
 	for (i = 0; i < MAX_INST; i++)
 		uuid_gen(self->uuids[i]);
 }
 
 FIXTURE_TEARDOWN(shared)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 static void expect_all(struct __test_metadata *_metadata, unsigned int p,
@@ -307,14 +304,13 @@ FIXTURE_VARIANT_ADD(fail_probe, eio_novfio) {
 
 FIXTURE_SETUP(fail_probe)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(variant->params));
+	ASSERT_EQ(0, test_module_reload(variant->params));
 	uuid_gen(self->uuid);
 }
 
 FIXTURE_TEARDOWN(fail_probe)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(fail_probe, nothing_created)

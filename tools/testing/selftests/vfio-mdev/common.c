@@ -185,6 +185,21 @@ int test_env_reset(void)
 	return 0;
 }
 
+int test_module_reload(const char *params)
+{
+	int ret = test_env_reset();
+
+	return ret ? ret : test_module_load(params);
+}
+
+/* A test's dead child processes may take a moment to let go of the module. */
+#define TEST_UNLOAD_MS	10000
+
+int test_module_unload_wait(void)
+{
+	return module_unload_wait(TEST_MODULE_NAME, TEST_UNLOAD_MS);
+}
+
 int sysfs_read(const char *path, char *buf, size_t size)
 {
 	ssize_t len;

@@ -49,6 +49,13 @@ int test_module_load(const char *params);
 int test_module_unload(void);
 int core_module_load(void);
 int test_env_reset(void);
+/*
+ * What a test_mdev fixture starts and ends with: test_env_reset() and a
+ * fresh test_mdev loaded with @params; test_mdev unloaded again, waiting
+ * for the users a test left behind to go.
+ */
+int test_module_reload(const char *params);
+int test_module_unload_wait(void);
 
 /* sysfs files. */
 int sysfs_read(const char *path, char *buf, size_t size);

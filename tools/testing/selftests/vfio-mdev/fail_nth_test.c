@@ -553,8 +553,7 @@ FIXTURE_SETUP(tmdev)
 {
 	if (!fi_ready)
 		SKIP(return, "%s", fi_why);
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(variant->params));
+	ASSERT_EQ(0, test_module_reload(variant->params));
 	uuid_gen(self->uuid);
 	ASSERT_EQ(0, mdev_create(1, 0, self->uuid));
 	self->made = true;
@@ -565,7 +564,7 @@ FIXTURE_TEARDOWN(tmdev)
 	if (self->made)
 		EXPECT_EQ(0, mdev_remove(self->uuid));
 	if (module_loaded(TEST_MODULE_NAME))
-		EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+		EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F_TIMEOUT(tmdev, create, 1200)
@@ -727,8 +726,7 @@ FIXTURE_SETUP(open)
 			SKIP(return, "mgpu not available: %s", mgpu_why);
 		ASSERT_EQ(0, mgpu_create(0, MGPU_EIGHTH, self->uuid));
 	} else {
-		ASSERT_EQ(0, test_env_reset());
-		ASSERT_EQ(0, test_module_load(""));
+		ASSERT_EQ(0, test_module_reload(""));
 		ASSERT_EQ(0, mdev_create(0, 1, self->uuid));
 	}
 	self->made = true;
@@ -740,7 +738,7 @@ FIXTURE_TEARDOWN(open)
 	if (self->made)
 		EXPECT_EQ(0, mgpu_remove(self->uuid, 10000));
 	if (!variant->mgpu && module_loaded(TEST_MODULE_NAME))
-		EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+		EXPECT_EQ(0, test_module_unload_wait());
 }
 
 /*

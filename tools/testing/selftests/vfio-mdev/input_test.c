@@ -233,8 +233,7 @@ FIXTURE_VARIANT_ADD(create_input, uuid_then_page) {
 
 FIXTURE_SETUP(create_input)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	self->len = build_input(&variant->in, &self->buf);
 	ASSERT_NE(NULL, self->buf);
 }
@@ -242,7 +241,7 @@ FIXTURE_SETUP(create_input)
 FIXTURE_TEARDOWN(create_input)
 {
 	free(self->buf);
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(create_input, rejected)
@@ -318,13 +317,12 @@ FIXTURE_VARIANT_ADD(create_valid, all_f) {
 
 FIXTURE_SETUP(create_valid)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 }
 
 FIXTURE_TEARDOWN(create_valid)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(create_valid, accepted)
@@ -424,8 +422,7 @@ FIXTURE_VARIANT_ADD(remove_input, empty) {
 
 FIXTURE_SETUP(remove_input)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	uuid_gen(self->uuid);
 	ASSERT_EQ(0, mdev_create(0, 1, self->uuid));
 	self->len = build_input(&variant->in, &self->buf);
@@ -435,7 +432,7 @@ FIXTURE_SETUP(remove_input)
 FIXTURE_TEARDOWN(remove_input)
 {
 	free(self->buf);
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(remove_input, rejected)
@@ -499,15 +496,14 @@ FIXTURE_VARIANT_ADD(remove_value, zero_newline) {
 
 FIXTURE_SETUP(remove_value)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	uuid_gen(self->uuid);
 	ASSERT_EQ(0, mdev_create(1, 0, self->uuid));
 }
 
 FIXTURE_TEARDOWN(remove_value)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(remove_value, written)
@@ -758,8 +754,7 @@ FIXTURE_VARIANT_ADD(version_input, newline_inside) {
 
 FIXTURE_SETUP(version_input)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("version_mask=0x1"));
+	ASSERT_EQ(0, test_module_reload("version_mask=0x1"));
 	self->len = build_input(&variant->in, &self->buf);
 	ASSERT_NE(NULL, self->buf);
 }
@@ -767,7 +762,7 @@ FIXTURE_SETUP(version_input)
 FIXTURE_TEARDOWN(version_input)
 {
 	free(self->buf);
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(version_input, written)

@@ -251,14 +251,24 @@ TEST_F_TIMEOUT(lifecycle, core_module_cycles, 600)
 	check_usable(_metadata, self->uuids[1]);
 }
 
+/* The distribution's mdev.ko, or NULL with the test skipped if there is none. */
+static const char *other_core(struct __test_metadata *_metadata)
+{
+	const char *other = other_core_module_path();
+
+	if (!path_exists(other))
+		SKIP(return NULL, "no other mdev core at %s", other);
+	return other;
+}
+
 /* With our core loaded, the distribution's mdev.ko must not load. */
 TEST_F(lifecycle, other_core_refused)
 {
-	const char *other = other_core_module_path();
+	const char *other = other_core(_metadata);
 	int ret;
 
-	if (!path_exists(other))
-		SKIP(return, "no other mdev core at %s", other);
+	if (!other)
+		return;
 	ASSERT_TRUE(module_loaded(CORE_MODULE_NAME));
 	ret = module_load(other, "");
 	EXPECT_NE(0, ret);
@@ -270,11 +280,11 @@ TEST_F(lifecycle, other_core_refused)
 /* With the distribution's mdev.ko loaded, ours must not load. */
 TEST_F(lifecycle, core_refused_next_to_other)
 {
-	const char *other = other_core_module_path();
+	const char *other = other_core(_metadata);
 	int ret;
 
-	if (!path_exists(other))
-		SKIP(return, "no other mdev core at %s", other);
+	if (!other)
+		return;
 	ASSERT_EQ(0, module_unload(CORE_MODULE_NAME));
 	ret = module_load(other, "");
 	if (ret) {

@@ -182,6 +182,37 @@ static void expect_plane(struct __test_metadata *_metadata,
 	EXPECT_EQ(0xffffffffU, plane->y_hot) TH_LOG("%s", what);
 }
 
+/* Sets @mode, and queries the primary plane it shows as a @flags plane. */
+static void show_mode(struct __test_metadata *_metadata, int dev,
+		      const struct mgpu_mode *mode, __u32 flags,
+		      struct vfio_device_gfx_plane_info *plane)
+{
+	ASSERT_EQ(0, mgpu_set_mode(dev, mode));
+	ASSERT_EQ(0, query(dev, flags, PLANE_PRIMARY, plane))
+		TH_LOG("%ux%ux%u virt_width %u offset %u,%u enable %#x",
+		       mode->xres, mode->yres, mode->bpp, mode->virt_width,
+		       mode->x_offset, mode->y_offset, mode->enable);
+}
+
+/* show_mode() with the framebuffer's byte order set to @endian first. */
+static void show_mode_endian(struct __test_metadata *_metadata, int dev,
+			     const struct mgpu_mode *mode, __u32 endian,
+			     __u32 flags,
+			     struct vfio_device_gfx_plane_info *plane)
+{
+	ASSERT_EQ(0, mgpu_mmio_write(dev, MGPU_QEXT_ENDIAN, 4, endian));
+	show_mode(_metadata, dev, mode, flags, plane);
+}
+
+/* show_mode() of a DMABUF plane, with DMABUF planes turned on first. */
+static void dmabuf_mode(struct __test_metadata *_metadata, int dev,
+			const struct mgpu_mode *mode,
+			struct vfio_device_gfx_plane_info *plane)
+{
+	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
+	show_mode(_metadata, dev, mode, DMABUF, plane);
+}
+
 static const struct mgpu_mode mode_640x480x32 = {
 	.xres = 640, .yres = 480, .bpp = 32, .enable = ENABLE_LFB,
 };
@@ -217,9 +248,7 @@ TEST_F(display, first_query_with_mode)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	expect_plane(_metadata, &plane, &plane_640x480x32, "first DMABUF query");
 	EXPECT_LE(1U, plane.dmabuf_id);
 	ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
@@ -271,8 +300,7 @@ TEST_F(display, region_plane)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_640x480x32, REGION, &plane);
 	expect_plane(_metadata, &plane, &plane_640x480x32, "640x480x32");
 	EXPECT_EQ((__u32)MGPU_VRAM, plane.region_index);
 	/* QEMU's REGION path leaves the plane type 0. */
@@ -287,8 +315,7 @@ TEST_F(display, region_plane)
 	expect_no_plane(_metadata, &plane, "cursor");
 
 	/* The profile's largest mode. */
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &max));
-	ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &max, REGION, &plane);
 	expect_plane(_metadata, &plane, &max_want, "largest mode");
 }
 
@@ -322,10 +349,8 @@ TEST_F(display, region_formats)
 	if (_metadata->skip)
 		return;
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		ASSERT_EQ(0, mgpu_mmio_write(self->dev, MGPU_QEXT_ENDIAN, 4,
-					     cases[i].endian));
-		ASSERT_EQ(0, mgpu_set_mode(self->dev, &cases[i].mode));
-		ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
+		show_mode_endian(_metadata, self->dev, &cases[i].mode,
+				 cases[i].endian, REGION, &plane);
 		expect_plane(_metadata, &plane, &cases[i].want, cases[i].what);
 	}
 }
@@ -376,26 +401,19 @@ TEST_F(display, no_plane)
 		return;
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		/* A good mode first, so that "no plane" is a change. */
-		ASSERT_EQ(0, mgpu_mmio_write(self->dev, MGPU_QEXT_ENDIAN, 4,
-					     MGPU_ENDIAN_LITTLE));
-		ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-		ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
+		show_mode_endian(_metadata, self->dev, &mode_640x480x32,
+				 MGPU_ENDIAN_LITTLE, REGION, &plane);
 		ASSERT_EQ(FMT_XRGB8888, plane.drm_format);
 
-		ASSERT_EQ(0, mgpu_mmio_write(self->dev, MGPU_QEXT_ENDIAN, 4,
-					     cases[i].endian));
-		ASSERT_EQ(0, mgpu_set_mode(self->dev, &cases[i].mode));
-		ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane))
-			TH_LOG("%s", cases[i].what);
+		show_mode_endian(_metadata, self->dev, &cases[i].mode,
+				 cases[i].endian, REGION, &plane);
 		expect_no_plane(_metadata, &plane, cases[i].what);
 	}
 
 	/* One line less, and the plane ends at the end of VRAM (as DMABUF). */
 	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_mmio_write(self->dev, MGPU_QEXT_ENDIAN, 4,
-				     MGPU_ENDIAN_LITTLE));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &end_mode));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode_endian(_metadata, self->dev, &end_mode, MGPU_ENDIAN_LITTLE,
+			 DMABUF, &plane);
 	expect_plane(_metadata, &plane, &at_end, "DMABUF at the end of VRAM");
 	EXPECT_NE(0U, plane.dmabuf_id);
 	ASSERT_EQ(0, mgpu_dispi_set(self->dev, DISPI_Y_OFFSET, too_low));
@@ -453,8 +471,7 @@ TEST_F(display, dmabuf_plane)
 	expect_no_plane(_metadata, &plane, "first DMABUF query");
 
 	/* A mode: an id from 1 up, the same for the same layout. */
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_640x480x32, DMABUF, &plane);
 	expect_plane(_metadata, &plane, &plane_640x480x32, "DMABUF 640x480x32");
 	id = plane.dmabuf_id;
 	EXPECT_LE(1U, id);
@@ -464,14 +481,12 @@ TEST_F(display, dmabuf_plane)
 	expect_no_plane(_metadata, &plane, "DMABUF cursor");
 
 	/* Another layout, another id; back again, the first id. */
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_800x600x16));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_800x600x16, DMABUF, &plane);
 	EXPECT_EQ(FMT_RGB565, plane.drm_format);
 	id16 = plane.dmabuf_id;
 	EXPECT_NE(0U, id16);
 	EXPECT_NE(id, id16);
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_640x480x32, DMABUF, &plane);
 	EXPECT_EQ(id, plane.dmabuf_id);
 	/* REGION queries still work alongside. */
 	ASSERT_EQ(0, query(self->dev, REGION, PLANE_PRIMARY, &plane));
@@ -539,12 +554,9 @@ TEST_F(display, dmabuf_panned)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	id0 = plane.dmabuf_id;
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &second));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &second, DMABUF, &plane);
 	expect_plane(_metadata, &plane, &plane_640x480x32, "panned DMABUF");
 	id1 = plane.dmabuf_id;
 	EXPECT_NE(0U, id1);
@@ -577,9 +589,7 @@ TEST_F(display, dmabuf_ids_lifetime)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	id = plane.dmabuf_id;
 	ASSERT_NE(0U, id);
 
@@ -590,16 +600,14 @@ TEST_F(display, dmabuf_ids_lifetime)
 	EXPECT_LE(0, fd) TH_LOG("GET_GFX_DMABUF after reset: %s", strerror(-fd));
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_640x480x32, DMABUF, &plane);
 	EXPECT_EQ(id, plane.dmabuf_id);
 
 	vfio_client_close(&self->v);
 	ASSERT_EQ(0, vfio_client_open(&self->v, self->uuid));
 	self->dev = self->v.device;
 	EXPECT_EQ(-ENOENT, vfio_ioctl(self->dev, VFIO_DEVICE_GET_GFX_DMABUF, &id));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode_640x480x32, DMABUF, &plane);
 	id2 = plane.dmabuf_id;
 	EXPECT_LT(id, id2);
 }
@@ -615,9 +623,7 @@ TEST_F(display, dmabuf_ids_bounded)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	dmabuf_mode(_metadata, self->dev, &mode, &plane);
 	first = plane.dmabuf_id;
 	for (i = 1; i <= 16; i++) {
 		if (i == 16) {
@@ -628,8 +634,7 @@ TEST_F(display, dmabuf_ids_bounded)
 				close(fd);
 		}
 		mode.xres = 320 + 8 * i;
-		ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode));
-		ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+		show_mode(_metadata, self->dev, &mode, DMABUF, &plane);
 		EXPECT_LT(last, plane.dmabuf_id);
 		EXPECT_NE(first, plane.dmabuf_id);
 		last = plane.dmabuf_id;
@@ -641,8 +646,7 @@ TEST_F(display, dmabuf_ids_bounded)
 		close(fd);
 	/* The first layout again: a new id. */
 	mode.xres = 640;
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	show_mode(_metadata, self->dev, &mode, DMABUF, &plane);
 	EXPECT_LT(last, plane.dmabuf_id);
 }
 
@@ -655,9 +659,7 @@ TEST_F(display, dmabuf_outlives_instance)
 
 	if (_metadata->skip)
 		return;
-	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
-	ASSERT_EQ(0, mgpu_set_mode(self->dev, &mode_640x480x32));
-	ASSERT_EQ(0, query(self->dev, DMABUF, PLANE_PRIMARY, &plane));
+	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	ASSERT_EQ(8, vfio_region_write(self->dev, MGPU_VRAM, 64, "survivor", 8));
 	ASSERT_EQ(0, get_dmabuf(self, 0, plane.dmabuf_id, size));
 	m = self->map[0];

@@ -54,7 +54,6 @@ enum step_op {
 };
 
 #define MAX_IDS		16
-#define MAX_STEPS	40
 
 /* One step and the four available_instances counts expected after it. */
 struct step {
@@ -68,6 +67,8 @@ FIXTURE(placement) {
 	char uuid[MAX_IDS][UUID_STR_LEN];
 	bool live[MAX_IDS];
 	unsigned int type[MAX_IDS];
+	int devices[MGPU_NR_TYPES];	/* the live instances of each type */
+	unsigned int steps_done;	/* numbers the steps in messages */
 };
 
 FIXTURE_VARIANT(placement) {
@@ -106,49 +107,64 @@ FIXTURE_TEARDOWN(placement)
 		expect_counts(_metadata, variant->gpu, empty_gpu, ~0U);
 }
 
+/* Carries out step @n, @s, on @gpu: the counts are checked by the caller. */
+static void do_step(struct __test_metadata *_metadata,
+		    struct _test_data_placement *self, unsigned int gpu,
+		    const struct step *s, unsigned int n)
+{
+	char uuid[UUID_STR_LEN];
+
+	switch (s->op) {
+	case S_CREATE:
+		ASSERT_FALSE(self->live[s->id]);
+		uuid_gen(self->uuid[s->id]);
+		ASSERT_EQ(0, mgpu_create(gpu, s->type, self->uuid[s->id]))
+			TH_LOG("step %u: create mgpu-%s", n,
+			       mgpu_type_name(s->type));
+		self->live[s->id] = true;
+		self->type[s->id] = s->type;
+		self->devices[s->type]++;
+		break;
+	case S_REMOVE:
+		ASSERT_TRUE(self->live[s->id]);
+		ASSERT_EQ(0, mdev_remove(self->uuid[s->id]))
+			TH_LOG("step %u: remove", n);
+		self->live[s->id] = false;
+		self->devices[self->type[s->id]]--;
+		break;
+	case S_REFUSE:
+		uuid_gen(uuid);
+		EXPECT_EQ(-EUSERS, mgpu_create(gpu, s->type, uuid))
+			TH_LOG("step %u: create mgpu-%s", n,
+			       mgpu_type_name(s->type));
+		EXPECT_FALSE(mdev_exists(uuid));
+		break;
+	default:
+		ASSERT_TRUE(false) TH_LOG("bad step %u", n);
+	}
+}
+
+/*
+ * Carries out @steps after the ones the test ran before, checking the
+ * counts of both GPUs after each.
+ */
 static void run_steps(struct __test_metadata *_metadata,
 		      struct _test_data_placement *self,
 		      const struct _fixture_variant_placement *variant,
 		      const struct step *steps)
 {
 	const unsigned int gpu = variant->gpu;
-	int devices[MGPU_NR_TYPES] = { 0 };
 	const struct step *s;
-	char uuid[UUID_STR_LEN];
 	unsigned int t, n;
 
-	for (s = steps, n = 1; s->op != S_END; s++, n++) {
-		switch (s->op) {
-		case S_CREATE:
-			ASSERT_FALSE(self->live[s->id]);
-			uuid_gen(self->uuid[s->id]);
-			ASSERT_EQ(0, mgpu_create(gpu, s->type, self->uuid[s->id]))
-				TH_LOG("step %u: create mgpu-%s", n,
-				       mgpu_type_name(s->type));
-			self->live[s->id] = true;
-			self->type[s->id] = s->type;
-			devices[s->type]++;
-			break;
-		case S_REMOVE:
-			ASSERT_TRUE(self->live[s->id]);
-			ASSERT_EQ(0, mdev_remove(self->uuid[s->id]))
-				TH_LOG("step %u: remove", n);
-			self->live[s->id] = false;
-			devices[self->type[s->id]]--;
-			break;
-		case S_REFUSE:
-			uuid_gen(uuid);
-			EXPECT_EQ(-EUSERS, mgpu_create(gpu, s->type, uuid))
-				TH_LOG("step %u: create mgpu-%s", n,
-				       mgpu_type_name(s->type));
-			EXPECT_FALSE(mdev_exists(uuid));
-			break;
-		default:
-			ASSERT_TRUE(false) TH_LOG("bad step %u", n);
-		}
+	if (_metadata->skip)
+		return;
+	for (s = steps; s->op != S_END; s++) {
+		n = ++self->steps_done;
+		do_step(_metadata, self, gpu, s, n);
 		expect_counts(_metadata, gpu, s->avail, n);
 		for (t = 0; t < MGPU_NR_TYPES; t++)
-			EXPECT_EQ(devices[t], mgpu_type_devices(gpu, t))
+			EXPECT_EQ(self->devices[t], mgpu_type_devices(gpu, t))
 				TH_LOG("step %u: devices of mgpu-%s", n,
 				       mgpu_type_name(t));
 		/* GPUs share nothing. */
@@ -157,18 +173,23 @@ static void run_steps(struct __test_metadata *_metadata,
 	}
 }
 
+/* Instances 0-7: eighths that take slices 0-7 in turn, filling the GPU. */
+static const struct step eighths_0_to_7[] = {
+	{ S_CREATE, MGPU_EIGHTH, 0, { 7, 3, 1, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 1, { 6, 3, 1, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 2, { 5, 2, 1, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 3, { 4, 2, 1, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 4, { 3, 1, 0, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 5, { 2, 1, 0, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 6, { 1, 0, 0, 0 } },
+	{ S_CREATE, MGPU_EIGHTH, 7, { 0, 0, 0, 0 } },
+	{ S_END },
+};
+
 /* Eight eighths take slices 0-7 in turn, then are removed in order. */
 TEST_F(placement, all_eighths)
 {
 	static const struct step steps[] = {
-		{ S_CREATE, MGPU_EIGHTH, 0, { 7, 3, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 1, { 6, 3, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 2, { 5, 2, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 3, { 4, 2, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 4, { 3, 1, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 5, { 2, 1, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 6, { 1, 0, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 7, { 0, 0, 0, 0 } },
 		{ S_REFUSE, MGPU_EIGHTH, 0, { 0, 0, 0, 0 } },
 		{ S_REFUSE, MGPU_QUARTER, 0, { 0, 0, 0, 0 } },
 		{ S_REFUSE, MGPU_FULL, 0, { 0, 0, 0, 0 } },
@@ -183,8 +204,7 @@ TEST_F(placement, all_eighths)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
+	run_steps(_metadata, self, variant, eighths_0_to_7);
 	run_steps(_metadata, self, variant, steps);
 }
 
@@ -204,26 +224,17 @@ TEST_F(placement, eighth_quarter_half)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
 	run_steps(_metadata, self, variant, steps);
 }
 
 /*
- * Freed slices that are not buddies (1 and 2) free no quarter; freeing
- * slice 0 as well does, and the next quarter takes it (slices 0-1).
+ * On a GPU full of eighths, freed slices that are not buddies (1 and 2)
+ * free no quarter; freeing slice 0 as well does, and the next quarter takes
+ * it (slices 0-1).
  */
 TEST_F(placement, fragmentation)
 {
 	static const struct step steps[] = {
-		{ S_CREATE, MGPU_EIGHTH, 0, { 7, 3, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 1, { 6, 3, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 2, { 5, 2, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 3, { 4, 2, 1, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 4, { 3, 1, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 5, { 2, 1, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 6, { 1, 0, 0, 0 } },
-		{ S_CREATE, MGPU_EIGHTH, 7, { 0, 0, 0, 0 } },
 		{ S_REMOVE, 0, 1, { 1, 0, 0, 0 } },
 		{ S_REMOVE, 0, 2, { 2, 0, 0, 0 } },
 		{ S_REFUSE, MGPU_QUARTER, 0, { 2, 0, 0, 0 } },
@@ -241,8 +252,7 @@ TEST_F(placement, fragmentation)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
+	run_steps(_metadata, self, variant, eighths_0_to_7);
 	run_steps(_metadata, self, variant, steps);
 }
 
@@ -260,8 +270,6 @@ TEST_F(placement, full_alone)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
 	run_steps(_metadata, self, variant, steps);
 }
 
@@ -284,8 +292,6 @@ TEST_F(placement, halves_refilled)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
 	run_steps(_metadata, self, variant, steps);
 }
 
@@ -311,8 +317,6 @@ TEST_F(placement, quarters_no_half)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
 	run_steps(_metadata, self, variant, steps);
 }
 
@@ -335,42 +339,50 @@ TEST_F(placement, lowest_free_block)
 		{ S_END },
 	};
 
-	if (_metadata->skip)
-		return;
 	run_steps(_metadata, self, variant, steps);
 }
 
 /* ---- type attributes ------------------------------------------------------------ */
 
-TEST(type_attributes)
+/* Runs @check on every type of both GPUs of the default parameters. */
+static void check_every_type(struct __test_metadata *_metadata,
+			     void (*check)(struct __test_metadata *_metadata,
+					   unsigned int gpu, unsigned int type))
 {
-	char buf[256], want[256];
 	unsigned int gpu, t;
 
+	for (gpu = 0; gpu < MGPU_DEFAULT_GPUS; gpu++)
+		for (t = 0; t < MGPU_NR_TYPES; t++)
+			check(_metadata, gpu, t);
+}
+
+static void expect_type_attributes(struct __test_metadata *_metadata,
+				   unsigned int gpu, unsigned int t)
+{
+	const struct mgpu_profile *p = &mgpu_profiles[t];
+	char buf[256], want[256];
+
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "name", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "%s\n", p->pretty_name);
+	EXPECT_STREQ(want, buf);
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "description", buf, sizeof(buf)));
+	snprintf(want, sizeof(want),
+		 "vram=%lluM heads=%u max_resolution=%ux%u gpu_share=%u/8\n",
+		 (unsigned long long)mgpu_vram_size(MGPU_DEFAULT_VRAM_MB, t) >> 20,
+		 p->heads, p->max_width, p->max_height, p->slices);
+	EXPECT_STREQ(want, buf);
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "device_api", buf, sizeof(buf)));
+	EXPECT_STREQ("vfio-pci\n", buf);
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "single_usage_restriction",
+				    buf, sizeof(buf)));
+	EXPECT_STREQ(p->single ? "Y\n" : "N\n", buf);
+}
+
+TEST(type_attributes)
+{
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
-	for (gpu = 0; gpu < MGPU_DEFAULT_GPUS; gpu++) {
-		for (t = 0; t < MGPU_NR_TYPES; t++) {
-			const struct mgpu_profile *p = &mgpu_profiles[t];
-
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "name", buf, sizeof(buf)));
-			snprintf(want, sizeof(want), "%s\n", p->pretty_name);
-			EXPECT_STREQ(want, buf);
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "description", buf,
-						    sizeof(buf)));
-			snprintf(want, sizeof(want),
-				 "vram=%lluM heads=%u max_resolution=%ux%u gpu_share=%u/8\n",
-				 (unsigned long long)mgpu_vram_size(MGPU_DEFAULT_VRAM_MB, t) >> 20,
-				 p->heads, p->max_width, p->max_height, p->slices);
-			EXPECT_STREQ(want, buf);
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "device_api", buf,
-						    sizeof(buf)));
-			EXPECT_STREQ("vfio-pci\n", buf);
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "single_usage_restriction",
-						    buf, sizeof(buf)));
-			EXPECT_STREQ(p->single ? "Y\n" : "N\n", buf);
-		}
-	}
+	check_every_type(_metadata, expect_type_attributes);
 }
 
 /* ---- versions ---------------------------------------------------------------------- */
@@ -387,45 +399,48 @@ static int version_write(unsigned int gpu, unsigned int type, const char *v)
 	return mgpu_type_write(gpu, type, "version", v, strlen(v));
 }
 
-TEST(version_format)
+static void expect_default_version(struct __test_metadata *_metadata,
+				   unsigned int gpu, unsigned int t)
 {
 	char buf[256], want[256];
-	unsigned int gpu, t;
+
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "version", buf, sizeof(buf)));
+	version_of(MGPU_DEFAULT_VRAM_MB, 1, t, want, sizeof(want));
+	EXPECT_STREQ(want, buf);
+}
+
+TEST(version_format)
+{
+	char buf[256];
 
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
-	for (gpu = 0; gpu < MGPU_DEFAULT_GPUS; gpu++) {
-		for (t = 0; t < MGPU_NR_TYPES; t++) {
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "version", buf,
-						    sizeof(buf)));
-			version_of(MGPU_DEFAULT_VRAM_MB, 1, t, want, sizeof(want));
-			EXPECT_STREQ(want, buf);
-		}
-	}
+	check_every_type(_metadata, expect_default_version);
 	/* The example of the documentation. */
 	ASSERT_LT(0, mgpu_type_read(0, MGPU_HALF, "version", buf, sizeof(buf)));
 	EXPECT_STREQ("00021234-mgpu-half-256M-s1\n", buf);
 }
 
+/* The type's version is accepted by itself and by the other GPU's type. */
+static void expect_version_accepted(struct __test_metadata *_metadata,
+				    unsigned int gpu, unsigned int t)
+{
+	char v[256];
+
+	ASSERT_LT(0, mgpu_type_read(gpu, t, "version", v, sizeof(v)));
+	EXPECT_EQ(0, version_write(gpu, t, v));
+	EXPECT_EQ(0, version_write(!gpu, t, v))
+		TH_LOG("mgpu%u mgpu-%s to mgpu%u", gpu, mgpu_type_name(t), !gpu);
+	chomp(v);	/* the newline is optional */
+	EXPECT_EQ(0, version_write(!gpu, t, v));
+}
+
 /* Each type accepts its own version and the same type's of the other GPU. */
 TEST(version_same_type)
 {
-	char v[256];
-	unsigned int gpu, t;
-
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
-	for (gpu = 0; gpu < MGPU_DEFAULT_GPUS; gpu++) {
-		for (t = 0; t < MGPU_NR_TYPES; t++) {
-			ASSERT_LT(0, mgpu_type_read(gpu, t, "version", v, sizeof(v)));
-			EXPECT_EQ(0, version_write(gpu, t, v));
-			EXPECT_EQ(0, version_write(!gpu, t, v))
-				TH_LOG("mgpu%u mgpu-%s to mgpu%u", gpu,
-				       mgpu_type_name(t), !gpu);
-			chomp(v);	/* the newline is optional */
-			EXPECT_EQ(0, version_write(!gpu, t, v));
-		}
-	}
+	check_every_type(_metadata, expect_version_accepted);
 }
 
 /* No type accepts another profile's version, on either GPU. */
@@ -447,6 +462,21 @@ TEST(version_other_profile)
 					       mgpu_type_name(t), gpu,
 					       mgpu_type_name(u));
 		}
+	}
+}
+
+/* Each of the NULL-terminated @versions is refused by @type of mgpu0 with @err. */
+static void expect_versions_refused(struct __test_metadata *_metadata,
+				    unsigned int type,
+				    const char * const *versions, int err)
+{
+	const char * const *v;
+	char what[160];
+
+	for (v = versions; *v; v++) {
+		snprintf(what, sizeof(what), "%s", *v);
+		EXPECT_EQ(err, version_write(0, type, what))
+			TH_LOG("mgpu-%s: \"%s\"", mgpu_type_name(type), what);
 	}
 }
 
@@ -479,17 +509,11 @@ TEST(version_incompatible)
 		"00021234-x",
 		NULL
 	};
-	const char * const *v;
-	char what[160];
 
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
 	EXPECT_EQ(0, version_write(0, MGPU_HALF, "00021234-mgpu-half-256M-s1"));
-	for (v = refused; *v; v++) {
-		snprintf(what, sizeof(what), "%s", *v);
-		EXPECT_EQ(-EPROTO, version_write(0, MGPU_HALF, what))
-			TH_LOG("\"%s\"", what);
-	}
+	expect_versions_refused(_metadata, MGPU_HALF, refused, -EPROTO);
 }
 
 /* Malformed versions: EINVAL from the core, whatever the type. */
@@ -513,18 +537,13 @@ TEST(version_malformed)
 		"00021234-mgpu-half-256M-s1\x80",
 		NULL
 	};
-	const char * const *v;
-	char huge[200], what[160];
 	unsigned int t;
+	char huge[200];
 
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
 	for (t = 0; t < MGPU_NR_TYPES; t++)
-		for (v = malformed; *v; v++) {
-			snprintf(what, sizeof(what), "%s", *v);
-			EXPECT_EQ(-EINVAL, version_write(0, t, what))
-				TH_LOG("mgpu-%s: \"%s\"", mgpu_type_name(t), what);
-		}
+		expect_versions_refused(_metadata, t, malformed, -EINVAL);
 	/* Longer than any version may be. */
 	memset(huge, 'a', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';

@@ -143,6 +143,33 @@ static void unmap_vram(struct _test_data_mgpu *self)
 	self->map = MAP_FAILED;
 }
 
+/* Opens the instance's device, as self->dev. */
+static void open_device(struct __test_metadata *_metadata,
+			struct _test_data_mgpu *self)
+{
+	ASSERT_EQ(0, vfio_client_open(&self->v, self->uuid));
+	self->dev = self->v.device;
+}
+
+/* Closes the device and opens it again, as its next user would. */
+static void reopen_device(struct __test_metadata *_metadata,
+			  struct _test_data_mgpu *self)
+{
+	vfio_client_close(&self->v);
+	open_device(_metadata, self);
+}
+
+/* A new eventfd, installed as the trigger of interrupt @index. */
+static int irq_eventfd(struct __test_metadata *_metadata, int dev,
+		       unsigned int index)
+{
+	int efd = vfio_eventfd();
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_irq_set_eventfd(dev, index, efd));
+	return efd;
+}
+
 /* ---- VFIO device information --------------------------------------------- */
 
 TEST_F(mgpu, device_info)
@@ -664,9 +691,7 @@ TEST_F(mgpu, vram_survives_reset_and_close)
 	EXPECT_EQ(0, memcmp(buf, back, n));
 
 	/* Closing the device keeps VRAM too. */
-	vfio_client_close(&self->v);
-	ASSERT_EQ(0, vfio_client_open(&self->v, self->uuid));
-	self->dev = self->v.device;
+	reopen_device(_metadata, self);
 	memset(back, 0, n);
 	ASSERT_EQ(n, vfio_region_read(self->dev, MGPU_VRAM, 0, back, n));
 	EXPECT_EQ(0, memcmp(buf, back, n));
@@ -686,8 +711,7 @@ TEST_F(mgpu, vram_zeroed_for_new_instance)
 	ASSERT_EQ(0, mgpu_remove(self->uuid, REMOVE_MS));
 	/* The GPU is empty again, so the new one takes the same slices. */
 	ASSERT_EQ(0, mgpu_create(variant->gpu, variant->type, self->uuid));
-	ASSERT_EQ(0, vfio_client_open(&self->v, self->uuid));
-	self->dev = self->v.device;
+	open_device(_metadata, self);
 	ASSERT_EQ(8, vfio_region_read(self->dev, MGPU_VRAM, 0, back, 8));
 	EXPECT_EQ(0, memcmp(back, "\0\0\0\0\0\0\0\0", 8));
 	ASSERT_EQ(8, vfio_region_read(self->dev, MGPU_VRAM, end - 8, back, 8));
@@ -861,14 +885,18 @@ static bool intx_status(int dev)
 	return vfio_cfg_get(dev, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT;
 }
 
-/* Changes every piece of state a reset or close must undo. */
-static void dirty_everything(struct __test_metadata *_metadata,
-			     struct _test_data_mgpu *self)
+/*
+ * Changes every piece of state a reset or close must undo, with an INTx
+ * eventfd installed (returned) to see what becomes of it.
+ */
+static int dirty_everything(struct __test_metadata *_metadata,
+			    struct _test_data_mgpu *self)
 {
 	static const struct mgpu_mode mode = {
 		.xres = 640, .yres = 480, .bpp = 32, .virt_width = 800,
 		.x_offset = 8, .y_offset = 2, .enable = 0x41,
 	};
+	int efd = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
 
 	ASSERT_EQ(0, vfio_cfg_write(self->dev, PCI_COMMAND, 2, MGPU_CMD_WRITABLE));
 	ASSERT_EQ(0, vfio_cfg_write(self->dev, PCI_BASE_ADDRESS_0, 4, 0xc0000000));
@@ -894,23 +922,29 @@ static void dirty_everything(struct __test_metadata *_metadata,
 	ASSERT_EQ(MGPU_CMD_WRITABLE, vfio_cfg_get(self->dev, PCI_COMMAND, 2));
 	ASSERT_EQ(640, mgpu_dispi_get(self->dev, DISPI_XRES));
 	ASSERT_EQ(0x3, mgpu_ctrl_get(self->dev, MGPU_CTRL_IRQ_STATUS));
+	return efd;
+}
+
+/* Config space and registers as they are at power-on. */
+static void expect_power_on(struct __test_metadata *_metadata,
+			    struct _test_data_mgpu *self)
+{
+	__u8 want[MGPU_CFG_SIZE];
+
+	config_expected(self, want);
+	expect_config(_metadata, self->dev, want);
+	expect_regs_power_on(_metadata, self);
 }
 
 TEST_F(mgpu, reset_power_on)
 {
-	__u8 want[MGPU_CFG_SIZE];
 	int efd;
 
 	if (_metadata->skip)
 		return;
-	efd = vfio_eventfd();
-	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, efd));
-	dirty_everything(_metadata, self);
+	efd = dirty_everything(_metadata, self);
 	ASSERT_EQ(0, vfio_device_reset(self->dev));
-	config_expected(self, want);
-	expect_config(_metadata, self->dev, want);
-	expect_regs_power_on(_metadata, self);
+	expect_power_on(_metadata, self);
 
 	/* A reset keeps the eventfds: INTx still reaches ours. */
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, 0));
@@ -922,21 +956,13 @@ TEST_F(mgpu, reset_power_on)
 
 TEST_F(mgpu, close_power_on)
 {
-	__u8 want[MGPU_CFG_SIZE];
 	int efd;
 
 	if (_metadata->skip)
 		return;
-	efd = vfio_eventfd();
-	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, efd));
-	dirty_everything(_metadata, self);
-	vfio_client_close(&self->v);
-	ASSERT_EQ(0, vfio_client_open(&self->v, self->uuid));
-	self->dev = self->v.device;
-	config_expected(self, want);
-	expect_config(_metadata, self->dev, want);
-	expect_regs_power_on(_metadata, self);
+	efd = dirty_everything(_metadata, self);
+	reopen_device(_metadata, self);
+	expect_power_on(_metadata, self);
 
 	/* Closing dropped the eventfds: the old one hears nothing. */
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, 0));
@@ -949,16 +975,22 @@ TEST_F(mgpu, close_power_on)
 
 /* ---- interrupts --------------------------------------------------------------- */
 
+/* VFIO_DEVICE_SET_IRQS @action on INTx with a bool. */
+static int intx_set_bool(int dev, __u32 action, bool set)
+{
+	__u8 val = set;
+
+	return vfio_set_irqs(dev, VFIO_PCI_INTX_IRQ_INDEX,
+			     VFIO_IRQ_SET_DATA_BOOL | action, 0, 1, &val, 1, 0);
+}
+
 TEST_F(mgpu, intx_automask)
 {
-	const __u8 yes = 1, no = 0;
 	int efd;
 
 	if (_metadata->skip)
 		return;
-	efd = vfio_eventfd();
-	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, efd));
+	efd = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_ENABLE, 0x1));
 
 	/* A cause that is not enabled does not interrupt. */
@@ -1000,30 +1032,20 @@ TEST_F(mgpu, intx_automask)
 	/* The loopback trigger signals the eventfd; a false bool does not. */
 	ASSERT_EQ(0, vfio_irq_trigger(self->dev, VFIO_PCI_INTX_IRQ_INDEX));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
-	ASSERT_EQ(0, vfio_set_irqs(self->dev, VFIO_PCI_INTX_IRQ_INDEX,
-				   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
-				   0, 1, &no, 1, 0));
+	ASSERT_EQ(0, intx_set_bool(self->dev, VFIO_IRQ_SET_ACTION_TRIGGER, false));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, 0));
-	ASSERT_EQ(0, vfio_set_irqs(self->dev, VFIO_PCI_INTX_IRQ_INDEX,
-				   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
-				   0, 1, &yes, 1, 0));
+	ASSERT_EQ(0, intx_set_bool(self->dev, VFIO_IRQ_SET_ACTION_TRIGGER, true));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 
 	/* MASK and UNMASK take a bool too. */
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_STATUS, 0x5));
 	ASSERT_EQ(0, vfio_irq_unmask(self->dev, VFIO_PCI_INTX_IRQ_INDEX));
-	ASSERT_EQ(0, vfio_set_irqs(self->dev, VFIO_PCI_INTX_IRQ_INDEX,
-				   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
-				   0, 1, &yes, 1, 0));
+	ASSERT_EQ(0, intx_set_bool(self->dev, VFIO_IRQ_SET_ACTION_MASK, true));
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, 0));
-	ASSERT_EQ(0, vfio_set_irqs(self->dev, VFIO_PCI_INTX_IRQ_INDEX,
-				   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
-				   0, 1, &no, 1, 0));
+	ASSERT_EQ(0, intx_set_bool(self->dev, VFIO_IRQ_SET_ACTION_UNMASK, false));
 	EXPECT_EQ(0, vfio_eventfd_wait(efd, 0));
-	ASSERT_EQ(0, vfio_set_irqs(self->dev, VFIO_PCI_INTX_IRQ_INDEX,
-				   VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_UNMASK,
-				   0, 1, &yes, 1, 0));
+	ASSERT_EQ(0, intx_set_bool(self->dev, VFIO_IRQ_SET_ACTION_UNMASK, true));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	close(efd);
 }
@@ -1034,9 +1056,7 @@ TEST_F(mgpu, intx_mask_and_disable)
 
 	if (_metadata->skip)
 		return;
-	efd = vfio_eventfd();
-	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, efd));
+	efd = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_ENABLE, 0x1));
 
 	/* Masked by user space: held until unmasked. */
@@ -1085,9 +1105,7 @@ TEST_F(mgpu, intx_without_eventfd)
 	EXPECT_EQ(MGPU_CTRL_ID_VALUE, mgpu_ctrl_get(self->dev, MGPU_CTRL_ID));
 
 	/* An eventfd installed while the line is asserted fires at once. */
-	efd = vfio_eventfd();
-	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, efd));
+	efd = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	/* Removing it with -1 works, and then raising is silent again. */
 	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, -1));
@@ -1115,13 +1133,9 @@ TEST_F(mgpu, msi)
 
 	if (_metadata->skip)
 		return;
-	intx = vfio_eventfd();
-	msi = vfio_eventfd();
-	ASSERT_LE(0, intx);
-	ASSERT_LE(0, msi);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, intx));
+	intx = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
 	msi_enable(_metadata, self->dev, true);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_MSI_IRQ_INDEX, msi));
+	msi = irq_eventfd(_metadata, self->dev, VFIO_PCI_MSI_IRQ_INDEX);
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_ENABLE, 0x3));
 
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_RAISE, 0x1));
@@ -1162,12 +1176,8 @@ TEST_F(mgpu, msi_gated_by_master)
 
 	if (_metadata->skip)
 		return;
-	intx = vfio_eventfd();
-	msi = vfio_eventfd();
-	ASSERT_LE(0, intx);
-	ASSERT_LE(0, msi);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_INTX_IRQ_INDEX, intx));
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_MSI_IRQ_INDEX, msi));
+	intx = irq_eventfd(_metadata, self->dev, VFIO_PCI_INTX_IRQ_INDEX);
+	msi = irq_eventfd(_metadata, self->dev, VFIO_PCI_MSI_IRQ_INDEX);
 	msi_enable(_metadata, self->dev, false);
 	ASSERT_EQ(0, mgpu_ctrl_set(self->dev, MGPU_CTRL_IRQ_ENABLE, 0x1));
 
@@ -1219,11 +1229,9 @@ TEST_F_TIMEOUT(mgpu, req_on_remove, 60)
 
 	if (_metadata->skip)
 		return;
-	req = vfio_eventfd();
+	req = irq_eventfd(_metadata, self->dev, VFIO_PCI_REQ_IRQ_INDEX);
 	r.done = vfio_eventfd();
-	ASSERT_LE(0, req);
 	ASSERT_LE(0, r.done);
-	ASSERT_EQ(0, vfio_irq_set_eventfd(self->dev, VFIO_PCI_REQ_IRQ_INDEX, req));
 	/* The loopback trigger, to see the eventfd is the right one. */
 	ASSERT_EQ(0, vfio_irq_trigger(self->dev, VFIO_PCI_REQ_IRQ_INDEX));
 	ASSERT_EQ(1, vfio_eventfd_wait(req, FIRE_MS));

@@ -86,20 +86,47 @@ static unsigned int count_ret(const struct racer *r, unsigned int n, int ret)
 	return count;
 }
 
+/* Aim @r at a new instance of @parent/@type. */
+static void aim_racer(struct racer *r, unsigned int parent, unsigned int type)
+{
+	r->parent = parent;
+	r->type = type;
+	uuid_gen(r->uuid);
+}
+
+/* All the racers race to create: exactly @k win, every other one EUSERS. */
+static void expect_winners(struct __test_metadata *_metadata, struct racer *r,
+			   unsigned int k)
+{
+	ASSERT_EQ(0, race(r, RACERS, create_racer));
+	EXPECT_EQ(k, count_ret(r, RACERS, 0));
+	EXPECT_EQ(RACERS - k, count_ret(r, RACERS, -EUSERS));
+}
+
+/* Removes the instances of the racers that created one. */
+static void remove_winners(struct __test_metadata *_metadata,
+			   const struct racer *r, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!r[i].ret)
+			ASSERT_EQ(0, mdev_remove(r[i].uuid));
+	}
+}
+
 /* Per-type capacity: t0 has 20 slots, t1 has 3, on each of two parents. */
 FIXTURE(slots) {
-	struct racer r[RACERS];
 };
 
 FIXTURE_SETUP(slots)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("capacity=20,3"));
+	ASSERT_EQ(0, test_module_reload("capacity=20,3"));
 }
 
 FIXTURE_TEARDOWN(slots)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 /* Fill @p/@t up to @free free slots; the UUIDs go to @uuids. */
@@ -122,6 +149,7 @@ static int fill(unsigned int p, unsigned int t, long free,
 TEST_F(slots, last_slots_of_type)
 {
 	char uuids[20][UUID_STR_LEN];
+	struct racer r[RACERS];
 	unsigned int i, n, round;
 
 	for (round = 0; round < ROUNDS; round++) {
@@ -129,25 +157,17 @@ TEST_F(slots, last_slots_of_type)
 
 		ASSERT_EQ(0, fill(0, 0, k, uuids, &n));
 		ASSERT_EQ(20 - k, n);
-		for (i = 0; i < RACERS; i++) {
-			self->r[i].parent = 0;
-			self->r[i].type = 0;
-			uuid_gen(self->r[i].uuid);
-		}
-		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
-		EXPECT_EQ(k, count_ret(self->r, RACERS, 0));
-		EXPECT_EQ(RACERS - k, count_ret(self->r, RACERS, -EUSERS));
+		for (i = 0; i < RACERS; i++)
+			aim_racer(&r[i], 0, 0);
+		expect_winners(_metadata, r, k);
 		EXPECT_EQ(0, type_available(0, 0));
 		EXPECT_EQ(20, type_devices(0, 0));
 		EXPECT_EQ(20, mdev_count());
 		for (i = 0; i < RACERS; i++)
-			EXPECT_EQ(!self->r[i].ret, mdev_exists(self->r[i].uuid));
+			EXPECT_EQ(!r[i].ret, mdev_exists(r[i].uuid));
 
 		/* Remove everything: the count is back at its start. */
-		for (i = 0; i < RACERS; i++) {
-			if (!self->r[i].ret)
-				ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
-		}
+		remove_winners(_metadata, r, RACERS);
 		for (i = 0; i < n; i++)
 			ASSERT_EQ(0, mdev_remove(uuids[i]));
 		EXPECT_EQ(20, type_available(0, 0));
@@ -159,21 +179,19 @@ TEST_F(slots, last_slots_of_type)
 TEST_F(slots, last_slots_mixed)
 {
 	char uuids[2][20][UUID_STR_LEN];
-	unsigned int i, n[2];
 	unsigned int won[2][2] = { { 0 } };
+	struct racer r[RACERS];
+	unsigned int i, n[2];
 
 	ASSERT_EQ(0, fill(0, 0, 2, uuids[0], &n[0]));
 	ASSERT_EQ(0, fill(1, 1, 1, uuids[1], &n[1]));
+	for (i = 0; i < RACERS; i++)
+		aim_racer(&r[i], i % 2, i % 2);
+	ASSERT_EQ(0, race(r, RACERS, create_racer));
 	for (i = 0; i < RACERS; i++) {
-		self->r[i].parent = i % 2;
-		self->r[i].type = i % 2;
-		uuid_gen(self->r[i].uuid);
-	}
-	ASSERT_EQ(0, race(self->r, RACERS, create_racer));
-	for (i = 0; i < RACERS; i++) {
-		EXPECT_TRUE(self->r[i].ret == 0 || self->r[i].ret == -EUSERS)
-			TH_LOG("racer %u: %d", i, self->r[i].ret);
-		if (!self->r[i].ret)
+		EXPECT_TRUE(r[i].ret == 0 || r[i].ret == -EUSERS)
+			TH_LOG("racer %u: %d", i, r[i].ret);
+		if (!r[i].ret)
 			won[i % 2][i % 2]++;
 	}
 	EXPECT_EQ(2U, won[0][0]);
@@ -191,34 +209,35 @@ TEST_F(slots, same_uuid)
 	static const long caps[] = { 20, 3 };
 	char uuid[UUID_STR_LEN], path[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 	unsigned int i, round, winner, p, t;
+	struct racer r[RACERS];
 
 	for (round = 0; round < ROUNDS; round++) {
 		uuid_gen(uuid);
 		for (i = 0; i < RACERS; i++) {
-			self->r[i].parent = i % 2;
-			self->r[i].type = (i / 2) % 2;
-			memcpy(self->r[i].uuid, uuid, sizeof(uuid));
+			r[i].parent = i % 2;
+			r[i].type = (i / 2) % 2;
+			memcpy(r[i].uuid, uuid, sizeof(uuid));
 			if (i % 3 == 1)
-				str_upper(self->r[i].uuid);
+				str_upper(r[i].uuid);
 		}
-		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
-		EXPECT_EQ(1U, count_ret(self->r, RACERS, 0));
-		EXPECT_EQ(RACERS - 1U, count_ret(self->r, RACERS, -EEXIST));
+		ASSERT_EQ(0, race(r, RACERS, create_racer));
+		EXPECT_EQ(1U, count_ret(r, RACERS, 0));
+		EXPECT_EQ(RACERS - 1U, count_ret(r, RACERS, -EEXIST));
 		EXPECT_EQ(1, mdev_count());
 		ASSERT_TRUE(mdev_exists(uuid));
 
 		for (winner = 0; winner < RACERS; winner++) {
-			if (!self->r[winner].ret)
+			if (!r[winner].ret)
 				break;
 		}
 		ASSERT_GT(RACERS, (int)winner);
 		ASSERT_NE(NULL, realpath(mdev_path(path, uuid, "mdev_type"), a));
-		ASSERT_NE(NULL, realpath(type_path(path, self->r[winner].parent,
-						   self->r[winner].type, NULL),
+		ASSERT_NE(NULL, realpath(type_path(path, r[winner].parent,
+						   r[winner].type, NULL),
 					 b));
 		EXPECT_STREQ(b, a);
-		p = self->r[winner].parent;
-		t = self->r[winner].type;
+		p = r[winner].parent;
+		t = r[winner].type;
 		EXPECT_EQ(caps[t] - 1, type_available(p, t));
 		EXPECT_EQ(caps[!t], type_available(p, !t));
 		EXPECT_EQ(caps[0], type_available(!p, 0));
@@ -232,6 +251,7 @@ TEST_F(slots, same_uuid)
 TEST_F(slots, remove_same_instance)
 {
 	char uuid[UUID_STR_LEN], path[PATH_MAX];
+	struct racer r[RACERS];
 	unsigned int i, round;
 
 	for (round = 0; round < ROUNDS; round++) {
@@ -239,14 +259,14 @@ TEST_F(slots, remove_same_instance)
 		ASSERT_EQ(0, mdev_create(round % 2, 1, uuid));
 		mdev_path(path, uuid, "remove");
 		for (i = 0; i < RACERS; i++) {
-			self->r[i].fd = open(path, O_WRONLY | O_CLOEXEC);
-			ASSERT_LE(0, self->r[i].fd);
+			r[i].fd = open(path, O_WRONLY | O_CLOEXEC);
+			ASSERT_LE(0, r[i].fd);
 		}
-		ASSERT_EQ(0, race(self->r, RACERS, remove_racer));
+		ASSERT_EQ(0, race(r, RACERS, remove_racer));
 		for (i = 0; i < RACERS; i++)
-			close(self->r[i].fd);
-		EXPECT_EQ(1U, count_ret(self->r, RACERS, 1));
-		EXPECT_EQ(RACERS - 1U, count_ret(self->r, RACERS, -ENODEV));
+			close(r[i].fd);
+		EXPECT_EQ(1U, count_ret(r, RACERS, 1));
+		EXPECT_EQ(RACERS - 1U, count_ret(r, RACERS, -ENODEV));
 		EXPECT_FALSE(mdev_exists(uuid));
 		EXPECT_EQ(0, mdev_count());
 		EXPECT_EQ(3, type_available(round % 2, 1));
@@ -257,6 +277,7 @@ TEST_F(slots, remove_same_instance)
 TEST_F(slots, create_while_removing)
 {
 	char uuids[3][UUID_STR_LEN], path[PATH_MAX];
+	struct racer r[RACERS];
 	unsigned int i, created;
 
 	for (i = 0; i < 3; i++) {
@@ -265,34 +286,29 @@ TEST_F(slots, create_while_removing)
 	}
 	/* Racers 0-2 remove the three instances, the others create. */
 	for (i = 0; i < RACERS; i++) {
-		self->r[i].parent = 0;
-		self->r[i].type = 1;
-		self->r[i].fd = -1;
-		self->r[i].fn = i < 3 ? remove_racer : create_racer;
-		uuid_gen(self->r[i].uuid);
+		aim_racer(&r[i], 0, 1);
+		r[i].fd = -1;
+		r[i].fn = i < 3 ? remove_racer : create_racer;
 	}
 	for (i = 0; i < 3; i++) {
-		self->r[i].fd = open(mdev_path(path, uuids[i], "remove"),
-				     O_WRONLY | O_CLOEXEC);
-		ASSERT_LE(0, self->r[i].fd);
+		r[i].fd = open(mdev_path(path, uuids[i], "remove"),
+			       O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, r[i].fd);
 	}
-	ASSERT_EQ(0, race(self->r, RACERS, NULL));
+	ASSERT_EQ(0, race(r, RACERS, NULL));
 	for (i = 0; i < 3; i++) {
-		close(self->r[i].fd);
-		EXPECT_EQ(1, self->r[i].ret);
+		close(r[i].fd);
+		EXPECT_EQ(1, r[i].ret);
 		EXPECT_FALSE(mdev_exists(uuids[i]));
 	}
 	/* Whatever the interleaving, the counts agree with what exists. */
-	created = count_ret(self->r + 3, RACERS - 3, 0);
+	created = count_ret(r + 3, RACERS - 3, 0);
 	EXPECT_EQ(RACERS - 3U,
-		  created + count_ret(self->r + 3, RACERS - 3, -EUSERS));
+		  created + count_ret(r + 3, RACERS - 3, -EUSERS));
 	EXPECT_GE(3U, created);
 	EXPECT_EQ((int)created, mdev_count());
 	EXPECT_EQ(3 - created, type_available(0, 1));
-	for (i = 3; i < RACERS; i++) {
-		if (!self->r[i].ret)
-			ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
-	}
+	remove_winners(_metadata, r + 3, RACERS - 3);
 	EXPECT_EQ(3, type_available(0, 1));
 }
 
@@ -369,23 +385,22 @@ TEST_F(slots, remove_during_create)
 
 /* shared_max: racers on all three types of one parent share 8 slots. */
 FIXTURE(shared_slots) {
-	struct racer r[RACERS];
 };
 
 FIXTURE_SETUP(shared_slots)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("shared_max=8 capacity=1,1,1"));
+	ASSERT_EQ(0, test_module_reload("shared_max=8 capacity=1,1,1"));
 }
 
 FIXTURE_TEARDOWN(shared_slots)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(shared_slots, last_slots_across_types)
 {
 	char uuids[8][UUID_STR_LEN];
+	struct racer r[RACERS];
 	unsigned int i, t, round;
 
 	for (round = 0; round < ROUNDS; round++) {
@@ -395,23 +410,15 @@ TEST_F(shared_slots, last_slots_across_types)
 			uuid_gen(uuids[i]);
 			ASSERT_EQ(0, mdev_create(1, i % 3, uuids[i]));
 		}
-		for (i = 0; i < RACERS; i++) {
-			self->r[i].parent = 1;
-			self->r[i].type = i % 3;
-			uuid_gen(self->r[i].uuid);
-		}
-		ASSERT_EQ(0, race(self->r, RACERS, create_racer));
-		EXPECT_EQ(k, count_ret(self->r, RACERS, 0));
-		EXPECT_EQ(RACERS - k, count_ret(self->r, RACERS, -EUSERS));
+		for (i = 0; i < RACERS; i++)
+			aim_racer(&r[i], 1, i % 3);
+		expect_winners(_metadata, r, k);
 		for (t = 0; t < 3; t++)
 			EXPECT_EQ(0, type_available(1, t));
 		EXPECT_EQ(8, mdev_count());
 		EXPECT_EQ(8, type_available(0, 0));
 
-		for (i = 0; i < RACERS; i++) {
-			if (!self->r[i].ret)
-				ASSERT_EQ(0, mdev_remove(self->r[i].uuid));
-		}
+		remove_winners(_metadata, r, RACERS);
 		for (i = 0; i < 8 - k; i++)
 			ASSERT_EQ(0, mdev_remove(uuids[i]));
 		for (t = 0; t < 3; t++)

@@ -371,8 +371,7 @@ FIXTURE_SETUP(stress)
 
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	ASSERT_EQ(0, mdev_count());
 	for (i = 0; i < NR_TARGETS; i++) {
 		self->avail[i] = target_available(&targets[i]);
@@ -389,7 +388,7 @@ FIXTURE_TEARDOWN(stress)
 	for (i = 0; i < NR_UUIDS; i++)
 		if (mdev_exists(self->uuids[i]))
 			mgpu_remove(self->uuids[i], 10000);
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 static void print_counts(struct __test_metadata *_metadata,
@@ -599,13 +598,12 @@ FIXTURE(churn) {
 
 FIXTURE_SETUP(churn)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("parents=4 capacity=4 vfio=N"));
+	ASSERT_EQ(0, test_module_reload("parents=4 capacity=4 vfio=N"));
 }
 
 FIXTURE_TEARDOWN(churn)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F_TIMEOUT(churn, uuid_index, 600)
@@ -663,7 +661,7 @@ FIXTURE_TEARDOWN(modules)
 	if (_metadata->skip)
 		return;
 	if (module_loaded(TEST_MODULE_NAME))
-		EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+		EXPECT_EQ(0, test_module_unload_wait());
 	if (!module_loaded(CORE_MODULE_NAME))
 		EXPECT_EQ(0, core_module_load());
 	if (self->had_mgpu && !module_loaded(MGPU_MODULE_NAME))

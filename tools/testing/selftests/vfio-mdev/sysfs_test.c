@@ -32,14 +32,13 @@ FIXTURE(defaults) {
 
 FIXTURE_SETUP(defaults)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	uuid_gen(self->uuid);
 }
 
 FIXTURE_TEARDOWN(defaults)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 /* /sys/class/mdev_bus/<parent> links to each parent, and only while registered. */
@@ -443,13 +442,12 @@ FIXTURE_VARIANT_ADD(params, shared_max) {
 
 FIXTURE_SETUP(params)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(variant->params));
+	ASSERT_EQ(0, test_module_reload(variant->params));
 }
 
 FIXTURE_TEARDOWN(params)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(params, layout)
@@ -547,14 +545,13 @@ FIXTURE(novfio) {
 
 FIXTURE_SETUP(novfio)
 {
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load("vfio=N"));
+	ASSERT_EQ(0, test_module_reload("vfio=N"));
 	uuid_gen(self->uuid);
 }
 
 FIXTURE_TEARDOWN(novfio)
 {
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(novfio, instance_without_group)

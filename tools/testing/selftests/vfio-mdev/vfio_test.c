@@ -30,8 +30,7 @@ FIXTURE_SETUP(vfio)
 	self->v.container = -1;
 	self->v.group = -1;
 	self->v.device = -1;
-	ASSERT_EQ(0, test_env_reset());
-	ASSERT_EQ(0, test_module_load(""));
+	ASSERT_EQ(0, test_module_reload(""));
 	uuid_gen(self->uuid);
 	ASSERT_EQ(0, mdev_create(0, 1, self->uuid));
 }
@@ -39,7 +38,7 @@ FIXTURE_SETUP(vfio)
 FIXTURE_TEARDOWN(vfio)
 {
 	vfio_mdev_close(&self->v);
-	EXPECT_EQ(0, module_unload_wait(TEST_MODULE_NAME, 10000));
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 TEST_F(vfio, get_info)
@@ -121,11 +120,12 @@ static void *remove_thread(void *arg)
 	return NULL;
 }
 
-static bool wait_done(struct remover *r, int timeout_ms)
+/* Whether a thread sets @flag within @timeout_ms. */
+static bool wait_flag(int *flag, int timeout_ms)
 {
 	long long end = now_ms() + timeout_ms;
 
-	while (!__atomic_load_n(&r->done, __ATOMIC_SEQ_CST)) {
+	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
 		if (now_ms() > end)
 			return false;
 		usleep(10000);
@@ -133,13 +133,30 @@ static bool wait_done(struct remover *r, int timeout_ms)
 	return true;
 }
 
+/*
+ * type_requests() of the instance's type as soon as the driver's request
+ * callback has been called, or after @timeout_ms: a removal that called it
+ * is waiting for the device to be closed.
+ */
+static long wait_request(int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	long requests;
+
+	do {
+		requests = type_requests(0, 1);
+		if (requests >= 1)
+			break;
+		usleep(10000);
+	} while (now_ms() < end);
+	return requests;
+}
+
 /* Removing an open instance waits for its user to let go. */
 TEST_F_TIMEOUT(vfio, remove_blocks_while_open, 90)
 {
 	struct remover r = { .uuid = self->uuid };
-	long long end;
 	pthread_t thread;
-	long requests;
 
 	ASSERT_EQ(0, vfio_mdev_open(self->uuid, &self->v));
 	ASSERT_EQ(1, mdev_read_long(self->uuid, "test_open_count"));
@@ -151,14 +168,7 @@ TEST_F_TIMEOUT(vfio, remove_blocks_while_open, 90)
 	 * are gone from here on: the driver core removes the driver's
 	 * dev_groups before it calls the driver's remove, which waits.)
 	 */
-	end = now_ms() + 10000;
-	do {
-		requests = type_requests(0, 1);
-		if (requests >= 1)
-			break;
-		usleep(10000);
-	} while (now_ms() < end);
-	EXPECT_LE(1, requests);
+	EXPECT_LE(1, wait_request(10000));
 
 	/* The write stays blocked while the device is open. */
 	usleep(1000000);
@@ -168,7 +178,7 @@ TEST_F_TIMEOUT(vfio, remove_blocks_while_open, 90)
 
 	/* Closing the device lets the removal finish. */
 	vfio_mdev_close(&self->v);
-	EXPECT_TRUE(wait_done(&r, 30000));
+	EXPECT_TRUE(wait_flag(&r.done, 30000));
 	pthread_join(thread, NULL);
 	EXPECT_EQ(0, r.ret);
 	EXPECT_FALSE(mdev_exists(self->uuid));
@@ -188,26 +198,22 @@ TEST_F_TIMEOUT(vfio, uuid_busy_while_removing, 90)
 	struct remover r = { .uuid = self->uuid };
 	struct remover second = { .uuid = self->uuid };
 	pthread_t thread, thread2;
-	long long end;
 
 	ASSERT_EQ(0, vfio_mdev_open(self->uuid, &self->v));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));
-	end = now_ms() + 10000;
-	while (type_requests(0, 1) < 1 && now_ms() < end)
-		usleep(10000);
-	ASSERT_LE(1, type_requests(0, 1));
+	ASSERT_LE(1, wait_request(10000));
 
 	EXPECT_EQ(-EEXIST, mdev_create(0, 1, self->uuid));
 	EXPECT_EQ(-EEXIST, mdev_create(1, 0, self->uuid));
 
 	/* A second remove: ENODEV, or ENOENT once the file is gone. */
 	ASSERT_EQ(0, pthread_create(&thread2, NULL, remove_thread, &second));
-	EXPECT_TRUE(wait_done(&second, 5000));
+	EXPECT_TRUE(wait_flag(&second.done, 5000));
 	EXPECT_FALSE(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST));
 
 	vfio_mdev_close(&self->v);
-	EXPECT_TRUE(wait_done(&r, 30000));
-	EXPECT_TRUE(wait_done(&second, 30000));
+	EXPECT_TRUE(wait_flag(&r.done, 30000));
+	EXPECT_TRUE(wait_flag(&second.done, 30000));
 	pthread_join(thread, NULL);
 	pthread_join(thread2, NULL);
 	EXPECT_EQ(0, r.ret);
@@ -250,29 +256,20 @@ TEST_F_TIMEOUT(vfio, parent_usable_while_removing, 90)
 	struct remover r = { .uuid = self->uuid };
 	struct bystander b = { .done = 0 };
 	pthread_t thread, thread2;
-	long long end;
-	bool done;
 
 	uuid_gen(b.uuid);
 	ASSERT_EQ(0, vfio_mdev_open(self->uuid, &self->v));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));
-	end = now_ms() + 10000;
-	while (type_requests(0, 1) < 1 && now_ms() < end)
-		usleep(10000);
-	ASSERT_LE(1, type_requests(0, 1));
+	ASSERT_LE(1, wait_request(10000));
 
 	ASSERT_EQ(0, pthread_create(&thread2, NULL, bystander_thread, &b));
-	end = now_ms() + 5000;
-	while (!(done = __atomic_load_n(&b.done, __ATOMIC_SEQ_CST)) &&
-	       now_ms() < end)
-		usleep(10000);
-	EXPECT_TRUE(done)
+	EXPECT_TRUE(wait_flag(&b.done, 5000))
 		TH_LOG("the parent is blocked by the pending removal");
 	EXPECT_FALSE(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST));
 
 	/* Let everything finish before looking at the results. */
 	vfio_mdev_close(&self->v);
-	EXPECT_TRUE(wait_done(&r, 30000));
+	EXPECT_TRUE(wait_flag(&r.done, 30000));
 	pthread_join(thread, NULL);
 	pthread_join(thread2, NULL);
 	EXPECT_EQ(0, r.ret);
@@ -295,7 +292,7 @@ TEST_F_TIMEOUT(vfio, remove_after_device_fd_closed, 60)
 	EXPECT_FALSE(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST));
 	close(self->v.device);
 	self->v.device = -1;
-	EXPECT_TRUE(wait_done(&r, 30000));
+	EXPECT_TRUE(wait_flag(&r.done, 30000));
 	pthread_join(thread, NULL);
 	EXPECT_EQ(0, r.ret);
 	EXPECT_FALSE(mdev_exists(self->uuid));
