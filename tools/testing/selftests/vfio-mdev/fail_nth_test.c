@@ -639,65 +639,6 @@ TEST_F_TIMEOUT(mcreate, probe, 1200)
 
 /* ---- (c) open through VFIO ----------------------------------------------------------- */
 
-struct opened {
-	int container;
-	int group;
-	int device;
-	const char *step;
-};
-
-static void opened_close(struct opened *o)
-{
-	if (o->device >= 0)
-		close(o->device);
-	if (o->group >= 0)
-		close(o->group);
-	if (o->container >= 0)
-		close(o->container);
-	o->device = -1;
-	o->group = -1;
-	o->container = -1;
-}
-
-/* vfio_client_open()'s steps, with @group_path found beforehand. */
-static int open_steps(struct opened *o, const char *group_path,
-		      const char *uuid)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-
-	o->container = -1;
-	o->group = -1;
-	o->device = -1;
-	o->step = "open /dev/vfio/vfio";
-	o->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (o->container < 0)
-		return -errno;
-	o->step = "VFIO_GET_API_VERSION";
-	if (ioctl(o->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
-		return -EPROTO;
-	o->step = "open the group";
-	o->group = open(group_path, O_RDWR | O_CLOEXEC);
-	if (o->group < 0)
-		return -errno;
-	o->step = "VFIO_GROUP_GET_STATUS";
-	if (ioctl(o->group, VFIO_GROUP_GET_STATUS, &status))
-		return -errno;
-	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		return -EPERM;
-	o->step = "VFIO_GROUP_SET_CONTAINER";
-	if (ioctl(o->group, VFIO_GROUP_SET_CONTAINER, &o->container))
-		return -errno;
-	o->step = "VFIO_SET_IOMMU";
-	if (ioctl(o->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		return -errno;
-	o->step = "VFIO_GROUP_GET_DEVICE_FD";
-	o->device = ioctl(o->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	if (o->device < 0)
-		return -errno;
-	o->step = NULL;
-	return 0;
-}
-
 FIXTURE(open) {
 	char uuid[UUID_STR_LEN];
 	bool made;
@@ -753,10 +694,8 @@ static bool open_count_is(const char *uuid, bool mgpu, long expected)
 TEST_F_TIMEOUT(open, device_fd, 1200)
 {
 	struct vfio_device_info info;
-	char group_path[64];
 	struct vfio_client c;
-	struct opened o;
-	const char *what = variant->mgpu ? "open (mgpu eighth)" :
+	const char *step, *what = variant->mgpu ? "open (mgpu eighth)" :
 			   "open (test_mdev)";
 	struct nth s;
 	int group, ret, err, injected;
@@ -766,18 +705,18 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 		return;
 	group = mdev_iommu_group(self->uuid);
 	ASSERT_LE(0, group);
-	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d", group);
 
 	ASSERT_EQ(0, nth_open(&s, what));
 	for (s.n = 1; ; s.n++) {
 		ASSERT_GT(NTH_MAX, s.n);
 		ASSERT_EQ(0, nth_arm(&s));
-		ret = open_steps(&o, group_path, self->uuid);
+		ret = vfio_client_open_group(&c, group, self->uuid);
 		injected = nth_disarm(&s);
 		ASSERT_LE(0, injected);
+		step = c.failed_at;
 
 		if (!ret) {
-			EXPECT_EQ(0, vfio_device_info(o.device, &info))
+			EXPECT_EQ(0, vfio_device_info(c.device, &info))
 				TH_LOG("fail-nth %u: opened, GET_INFO fails",
 				       s.n);
 			EXPECT_TRUE(open_count_is(self->uuid, variant->mgpu,
@@ -785,13 +724,13 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 		} else {
 			ASSERT_TRUE(injected)
 				TH_LOG("%s failed with %s, nothing injected",
-				       o.step, strerror(-ret));
+				       step, strerror(-ret));
 			nth_errno(&s, -ret);
 		}
-		opened_close(&o);
+		vfio_client_close(&c);
 		ASSERT_TRUE(open_count_is(self->uuid, variant->mgpu, 0))
 			TH_LOG("fail-nth %u: %s: %s, closed, yet still open",
-			       s.n, o.step ?: "-", strerror(-ret));
+			       s.n, step ?: "-", strerror(-ret));
 		if (!ret && !injected)
 			break;
 		if (!ret) {
@@ -803,7 +742,7 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 		ret = vfio_client_open(&c, self->uuid);
 		ASSERT_EQ(0, ret)
 			TH_LOG("fail-nth %u (%s: %s): then a clean open: %s at %s",
-			       s.n, o.step, strerror(err), strerror(-ret),
+			       s.n, step, strerror(err), strerror(-ret),
 			       c.failed_at);
 		EXPECT_EQ(0, vfio_device_info(c.device, &info));
 		EXPECT_TRUE(open_count_is(self->uuid, variant->mgpu, 1));

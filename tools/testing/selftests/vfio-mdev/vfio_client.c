@@ -38,15 +38,26 @@ void vfio_client_init(struct vfio_client *c)
  */
 int vfio_client_open(struct vfio_client *c, const char *uuid)
 {
+	int group_id = mdev_iommu_group(uuid);
+
+	if (group_id < 0) {
+		vfio_client_init(c);
+		c->failed_at = "iommu_group";
+		return group_id;
+	}
+	return vfio_client_open_group(c, group_id, uuid);
+}
+
+/* No allocation in user space: fail_nth_test arms fault injection around it. */
+int vfio_client_open_group(struct vfio_client *c, int group_id,
+			   const char *uuid)
+{
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[PATH_MAX];
 	int ret;
 
 	vfio_client_init(c);
-	c->failed_at = "iommu_group";
-	c->group_id = mdev_iommu_group(uuid);
-	if (c->group_id < 0)
-		return c->group_id;
+	c->group_id = group_id;
 	c->failed_at = "container";
 	c->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	if (c->container < 0)

@@ -37,6 +37,12 @@ struct vfio_client {
 /* Marks all fds closed, so that vfio_client_close() is always safe. */
 void vfio_client_init(struct vfio_client *c);
 int vfio_client_open(struct vfio_client *c, const char *uuid);
+/*
+ * vfio_client_open() after the lookup of the instance's IOMMU group: for a
+ * caller that found @group_id beforehand (the lookup reads sysfs).
+ */
+int vfio_client_open_group(struct vfio_client *c, int group_id,
+			   const char *uuid);
 /* Closes the device fd only (that is what ends the open device). */
 void vfio_client_close_device(struct vfio_client *c);
 void vfio_client_close(struct vfio_client *c);
