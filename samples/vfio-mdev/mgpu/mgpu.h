@@ -5,12 +5,17 @@
  * (mdev devices) that VFIO serves to guests as PCI display devices.
  *
  * Files and their jobs:
- *   mgpu_main.c     module parameters, GPUs as parents, partition profiles as
- *                   types, VRAM placement, the version rule
+ *   mgpu_main.c     module parameters, virtual GPUs, what every GPU shares
+ *                   (its mdev parent, partition profiles as types, VRAM
+ *                   placement, the version rule)
+ *   mgpu_pci.c      the PCI driver: a bound PCI function as a GPU whose VRAM
+ *                   is carved out of its largest prefetchable BAR
  *   mgpu_config.c   emulated PCI config space
  *   mgpu_regs.c     the MMIO register BAR: bochs dispi display block, VGA
  *                   ports, QEMU extended registers, the mgpu control block
- *   mgpu_vram.c     VRAM: pages on first touch, bulk region access, mmap
+ *   mgpu_vram.c     VRAM: bulk region access, mmap, and the system-RAM
+ *                   backend (pages on first touch)
+ *   mgpu_vram_bar.c the VRAM backend of PCI GPUs: a slice of a PCI BAR
  *   mgpu_irq.c      INTx, MSI and REQ interrupts through eventfds
  *   mgpu_display.c  display planes: REGION and DMABUF, the dma-buf exporter
  *   mgpu_vfio.c     the vfio_device_ops glue and the mdev driver
@@ -37,11 +42,16 @@
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/pci_regs.h>
+#include <linux/sizes.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 
 #define MGPU_NAME		"mgpu"
 #define MGPU_MAX_GPUS		8
+#define MGPU_NR_PROFILES	4
+/* A GPU's VRAM: a power of two in this range (a PCI BAR is rounded down). */
+#define MGPU_VRAM_MIN		SZ_64M
+#define MGPU_VRAM_MAX		SZ_2G
 /* A GPU's VRAM is cut into this many equal slices; types take 1, 2, 4 or 8. */
 #define MGPU_SLICES		8
 
@@ -170,12 +180,61 @@ struct mgpu_type {
 	const struct mgpu_profile *profile;
 };
 
+struct mgpu_device;
+struct vm_fault;
+struct vm_area_struct;
+
 /**
- * struct mgpu_gpu - an emulated physical GPU, registered as an mdev parent
- * @dev: the parent device (class "mgpu", named mgpu<index>)
+ * struct mgpu_vram_ops - where a GPU's VRAM lives (mgpu_vram.c calls these)
+ * @init: set up an instance's @mgpu_device.vram, untouched; may fail; runs
+ *	before the instance is placed (@first_slice is not known yet)
+ * @free: release it when the instance goes away
+ * @scrub: forget every page's contents: from now on the VRAM reads as zeros
+ *	and a page is zeroed again at its next first touch; the instance is
+ *	closed and nothing maps its VRAM
+ * @next_present: the first touched page at or after @from, or the number of
+ *	pages of the instance's VRAM when there is none
+ * @map: the kernel address of a touched page (unmapped with @unmap), or
+ *	NULL if the page is untouched
+ * @unmap: undo @map
+ * @touch: make a page present, zeroed on its first touch; 0 or -ENOMEM
+ * @mmap_prepare: set the flags and protection of a new user mapping
+ * @fault_insert: map a touched page at @vmf->address
+ * @page: the struct page of a touched page, or NULL if VRAM has none (only
+ *	system RAM has: dma-bufs need it)
+ *
+ * Two backends: mgpu_vram_ram_ops, pages of system RAM allocated on first
+ * touch (virtual GPUs), and mgpu_vram_bar_ops, the instance's slices of a
+ * PCI BAR (PCI GPUs).  Both give the same semantics: untouched VRAM reads
+ * as zeros, and first touches race safely with readers and each other.
+ */
+struct mgpu_vram_ops {
+	int (*init)(struct mgpu_device *mgpu);
+	void (*free)(struct mgpu_device *mgpu);
+	void (*scrub)(struct mgpu_device *mgpu);
+	pgoff_t (*next_present)(struct mgpu_device *mgpu, pgoff_t from);
+	void *(*map)(struct mgpu_device *mgpu, pgoff_t index);
+	void (*unmap)(void *vaddr);
+	int (*touch)(struct mgpu_device *mgpu, pgoff_t index);
+	void (*mmap_prepare)(struct vm_area_struct *vma);
+	vm_fault_t (*fault_insert)(struct mgpu_device *mgpu,
+				   struct vm_fault *vmf);
+	struct page *(*page)(struct mgpu_device *mgpu, pgoff_t index);
+};
+
+extern const struct mgpu_vram_ops mgpu_vram_ram_ops;
+extern const struct mgpu_vram_ops mgpu_vram_bar_ops;
+
+/**
+ * struct mgpu_gpu - a physical GPU, registered as an mdev parent
+ * @dev: the parent device: a class "mgpu" device mgpu<N> for a virtual GPU,
+ *	the PCI function for a PCI GPU
  * @parent: the mdev parent
- * @index: the GPU's number
- * @vram_size: bytes of VRAM
+ * @vram_size: bytes of VRAM, a power of two, MGPU_VRAM_MIN to MGPU_VRAM_MAX
+ * @vram_ops: the VRAM backend
+ * @vram_base: PCI GPUs: the VRAM part of the BAR, memremap()ed
+ *	write-combining; NULL for virtual GPUs
+ * @vram_phys: PCI GPUs: its physical address
  * @stream_version: version of the migration stream this GPU's firmware
  *	speaks (module parameter); part of every type's version string
  * @types: one per profile
@@ -184,13 +243,15 @@ struct mgpu_type {
  * @slices_used: bitmap of VRAM slices held by instances
  */
 struct mgpu_gpu {
-	struct device dev;
+	struct device *dev;
 	struct mdev_parent parent;
-	unsigned int index;
 	u64 vram_size;
+	const struct mgpu_vram_ops *vram_ops;
+	void *vram_base;
+	phys_addr_t vram_phys;
 	unsigned int stream_version;
-	struct mgpu_type *types;
-	struct mdev_type **type_ptrs;
+	struct mgpu_type types[MGPU_NR_PROFILES];
+	struct mdev_type *type_ptrs[MGPU_NR_PROFILES];
 	struct mutex lock;	/* protects slices_used */
 	unsigned long slices_used;
 };
@@ -241,6 +302,21 @@ struct mgpu_regs {
 struct mgpu_mig_file;
 
 /**
+ * struct mgpu_vram - the VRAM of one instance, as its backend keeps it
+ * @pages: system RAM backend: the pages by index, allocated on first touch;
+ *	the xarray's lock orders first touches
+ * @touched: PCI BAR backend: bitmap of the pages touched since the instance
+ *	was created or scrubbed; an untouched page reads as zeros whatever the
+ *	BAR holds, and is zeroed before its bit is set
+ * @touch_lock: PCI BAR backend: orders first touches
+ */
+struct mgpu_vram {
+	struct xarray pages;
+	unsigned long *touched;
+	struct mutex touch_lock;	/* orders first touches of @touched */
+};
+
+/**
  * struct mgpu_migration - the VFIO migration state of one instance
  * @lock: serializes state transitions and protects the fields below; taken
  *	before mgpu_device.lock
@@ -271,8 +347,8 @@ struct mgpu_migration {
  * @dmabufs: exported display dma-bufs (struct mgpu_dmabuf)
  * @next_dmabuf_id: the last plane id handed out; ids start at 1, 0 means
  *	no plane (mgpu_display_init() zeroes it)
- * @vram: VRAM pages by page index, allocated on first touch; its own lock
- *	makes the fault and bulk paths independent of @lock
+ * @vram: the VRAM backend's state; its own locking makes the fault and bulk
+ *	paths independent of @lock
  * @opener_mm: the mm of the process that opened the device (grabbed with
  *	mmgrab()), for the single usage restriction; NULL while closed.  Under
  *	the open-instance lock of mgpu_vfio.c, not @lock.
@@ -295,7 +371,7 @@ struct mgpu_device {
 	struct list_head dmabufs;
 	u32 next_dmabuf_id;
 
-	struct xarray vram;
+	struct mgpu_vram vram;
 	struct mm_struct *opener_mm;
 	struct list_head open_node;
 	struct mgpu_migration mig;
@@ -388,17 +464,37 @@ void mgpu_request(struct vfio_device *vdev, unsigned int count);
  * glue strips the region index from both, and sets vma->vm_pgoff before it
  * calls mgpu_vram_mmap()).  mgpu_vram_rw() clips an access that runs past the
  * end of BAR0 and returns the short count; @pos at or after the end is
- * -EINVAL.  mgpu_vram_mmap() wants MAP_SHARED.  mgpu_vram_init() at probe,
- * mgpu_vram_free() when the instance goes away: VRAM survives resets and
- * close.  mgpu_vram_page() returns a page that stays valid until
- * mgpu_vram_free() without taking a reference, or NULL.
+ * -EINVAL.  mgpu_vram_mmap() wants MAP_SHARED.  mgpu_vram_init() at init_dev,
+ * mgpu_vram_free() at release; mgpu_vram_scrub() when the device is closed:
+ * VRAM survives resets, not a hand-over to the next opener.  The page-level
+ * calls (next_present, map, touch, page) are the backend's, see struct
+ * mgpu_vram_ops; mgpu_vram_page() returns a page that stays valid until the
+ * instance's VRAM is scrubbed or freed, without taking a reference, or NULL.
  */
-void mgpu_vram_init(struct mgpu_device *mgpu);
+int mgpu_vram_init(struct mgpu_device *mgpu);
 void mgpu_vram_free(struct mgpu_device *mgpu);
+void mgpu_vram_scrub(struct mgpu_device *mgpu);
+pgoff_t mgpu_vram_pages(const struct mgpu_device *mgpu);
+pgoff_t mgpu_vram_next_present(struct mgpu_device *mgpu, pgoff_t from);
+void *mgpu_vram_map(struct mgpu_device *mgpu, pgoff_t index);
+void mgpu_vram_unmap(struct mgpu_device *mgpu, void *vaddr);
+int mgpu_vram_touch(struct mgpu_device *mgpu, pgoff_t index);
+bool mgpu_vram_has_pages(const struct mgpu_device *mgpu);
 struct page *mgpu_vram_page(struct mgpu_device *mgpu, pgoff_t index);
 ssize_t mgpu_vram_rw(struct mgpu_device *mgpu, char __user *ubuf,
 		     size_t count, loff_t pos, bool write);
 int mgpu_vram_mmap(struct mgpu_device *mgpu, struct vm_area_struct *vma);
+
+/* mgpu_main.c: what virtual and PCI GPUs share */
+int mgpu_gpu_init(struct mgpu_gpu *gpu, struct device *dev, u64 vram_size,
+		  unsigned int stream_version);
+int mgpu_gpu_register(struct mgpu_gpu *gpu);
+void mgpu_gpu_unregister(struct mgpu_gpu *gpu);
+void mgpu_gpu_fini(struct mgpu_gpu *gpu);
+
+/* mgpu_pci.c */
+int mgpu_pci_register(void);
+void mgpu_pci_unregister(void);
 
 /* mgpu_vfio.c */
 extern struct mdev_driver mgpu_mdev_driver;

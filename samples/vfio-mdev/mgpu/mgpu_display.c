@@ -262,20 +262,21 @@ void mgpu_display_release(struct mgpu_device *mgpu)
 struct mgpu_plane_kind {
 	u32 type;
 	u64 offset_mask;
-	bool (*offered)(void);
+	bool (*offered)(const struct mgpu_device *mgpu);
 	int (*describe)(struct mgpu_device *mgpu,
 			const struct mgpu_plane *plane,
 			struct vfio_device_gfx_plane_info *info);
 };
 
-static bool mgpu_always(void)
+static bool mgpu_always(const struct mgpu_device *mgpu)
 {
 	return true;
 }
 
-static bool mgpu_dmabuf_planes(void)
+/* A dma-buf is made of VRAM's struct pages: a PCI BAR has none. */
+static bool mgpu_dmabuf_planes(const struct mgpu_device *mgpu)
 {
-	return READ_ONCE(dmabuf_planes);
+	return READ_ONCE(dmabuf_planes) && mgpu_vram_has_pages(mgpu);
 }
 
 static int mgpu_describe_region(struct mgpu_device *mgpu,
@@ -307,14 +308,15 @@ static const struct mgpu_plane_kind mgpu_plane_kinds[] = {
 	},
 };
 
-static const struct mgpu_plane_kind *mgpu_plane_kind_find(u32 type)
+static const struct mgpu_plane_kind *
+mgpu_plane_kind_find(const struct mgpu_device *mgpu, u32 type)
 {
 	const struct mgpu_plane_kind *kind;
 
 	for (kind = mgpu_plane_kinds;
 	     kind < mgpu_plane_kinds + ARRAY_SIZE(mgpu_plane_kinds); kind++)
 		if (kind->type == type)
-			return kind->offered() ? kind : NULL;
+			return kind->offered(mgpu) ? kind : NULL;
 	return NULL;
 }
 
@@ -381,7 +383,8 @@ int mgpu_query_gfx_plane(struct mgpu_device *mgpu, unsigned long arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	kind = mgpu_plane_kind_find(info.flags & ~VFIO_GFX_PLANE_TYPE_PROBE);
+	kind = mgpu_plane_kind_find(mgpu,
+				    info.flags & ~VFIO_GFX_PLANE_TYPE_PROBE);
 	if (!kind)
 		return -EINVAL;
 	if (info.flags & VFIO_GFX_PLANE_TYPE_PROBE)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mgpu_main.c - the mgpu module: its parameters, the emulated GPUs (class
- * "mgpu", one mdev parent each), the partition profiles offered as mdev
- * types, the placement of instances in a GPU's VRAM slices, and the rule
- * that says which migration versions are compatible.
+ * mgpu_main.c - the mgpu module: its parameters, the virtual GPUs (class
+ * "mgpu" devices), and what every GPU, virtual or PCI (mgpu_pci.c), shares:
+ * its mdev parent, the partition profiles offered as mdev types, the
+ * placement of instances in the GPU's VRAM slices, and the rule that says
+ * which migration versions are compatible.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -20,15 +21,16 @@
 #include "mgpu.h"
 
 /* Bounds of the module parameters. */
-#define MGPU_VRAM_MB_MIN	64
-#define MGPU_VRAM_MB_MAX	2048
+#define MGPU_VRAM_MB_MIN	(MGPU_VRAM_MIN >> 20)
+#define MGPU_VRAM_MB_MAX	(MGPU_VRAM_MAX >> 20)
 #define MGPU_VRAM_MB_DEFAULT	512
 #define MGPU_STREAM_MIN		1
 #define MGPU_STREAM_MAX		255
 
 static unsigned int gpus = 2;
 module_param(gpus, uint, 0444);
-MODULE_PARM_DESC(gpus, "number of emulated GPUs (1-8, default 2)");
+MODULE_PARM_DESC(gpus,
+		 "number of virtual GPUs (0-8, default 2; 0: PCI GPUs only)");
 
 static unsigned int vram_mb[MGPU_MAX_GPUS] = {
 	[0 ... MGPU_MAX_GPUS - 1] = MGPU_VRAM_MB_DEFAULT
@@ -93,13 +95,25 @@ const struct mgpu_profile mgpu_profiles[] = {
 };
 
 const unsigned int mgpu_nr_profiles = ARRAY_SIZE(mgpu_profiles);
+static_assert(ARRAY_SIZE(mgpu_profiles) == MGPU_NR_PROFILES);
 
 static struct class mgpu_class = {
 	.name = MGPU_NAME,
 	.owner = THIS_MODULE,
 };
 
-static struct mgpu_gpu *mgpu_gpus[MGPU_MAX_GPUS];
+/**
+ * struct mgpu_virtual_gpu - a GPU emulated with system RAM as its VRAM
+ * @dev: its class "mgpu" device mgpu<N>, the mdev parent; its release frees
+ *	the whole structure
+ * @gpu: the GPU
+ */
+struct mgpu_virtual_gpu {
+	struct device dev;
+	struct mgpu_gpu gpu;
+};
+
+static struct mgpu_virtual_gpu *mgpu_virtual_gpus[MGPU_MAX_GPUS];
 
 /* ---- Placement -------------------------------------------------------- */
 
@@ -380,28 +394,31 @@ bool mgpu_version_compatible(struct mdev_type *mtype,
 
 /* ---- GPUs ------------------------------------------------------------- */
 
-static void mgpu_gpu_release(struct device *dev)
-{
-	struct mgpu_gpu *gpu = container_of(dev, struct mgpu_gpu, dev);
-
-	mutex_destroy(&gpu->lock);
-	kfree(gpu->type_ptrs);
-	kfree(gpu->types);
-	kfree(gpu);
-}
-
-static int mgpu_gpu_init_types(struct mgpu_gpu *gpu)
+/**
+ * mgpu_gpu_init() - set up what every GPU has before it is registered
+ * @gpu: the GPU, zeroed; its VRAM backend (@vram_ops and, for a BAR, its
+ *	mapping) is set by the caller
+ * @dev: the device that becomes the mdev parent
+ * @vram_size: VRAM bytes, a power of two, MGPU_VRAM_MIN to MGPU_VRAM_MAX
+ * @stream_version: the migration stream version the GPU speaks
+ *
+ * Return: 0, or -EINVAL for a VRAM size or stream version out of bounds.
+ */
+int mgpu_gpu_init(struct mgpu_gpu *gpu, struct device *dev, u64 vram_size,
+		  unsigned int stream_version)
 {
 	unsigned int i;
 
-	gpu->types = kcalloc(mgpu_nr_profiles, sizeof(*gpu->types),
-			     GFP_KERNEL);
-	gpu->type_ptrs = kcalloc(mgpu_nr_profiles, sizeof(*gpu->type_ptrs),
-				 GFP_KERNEL);
-	if (!gpu->types || !gpu->type_ptrs)
-		return -ENOMEM;
+	if (!is_power_of_2(vram_size) || vram_size < MGPU_VRAM_MIN ||
+	    vram_size > MGPU_VRAM_MAX || stream_version < MGPU_STREAM_MIN ||
+	    stream_version > MGPU_STREAM_MAX)
+		return -EINVAL;
 
-	for (i = 0; i < mgpu_nr_profiles; i++) {
+	gpu->dev = dev;
+	gpu->vram_size = vram_size;
+	gpu->stream_version = stream_version;
+	mutex_init(&gpu->lock);
+	for (i = 0; i < MGPU_NR_PROFILES; i++) {
 		struct mgpu_type *type = &gpu->types[i];
 
 		type->profile = &mgpu_profiles[i];
@@ -413,65 +430,108 @@ static int mgpu_gpu_init_types(struct mgpu_gpu *gpu)
 	return 0;
 }
 
-/* Creates GPU @index: its class device "mgpu<index>" and its mdev parent. */
-static struct mgpu_gpu *mgpu_gpu_create(unsigned int index)
+/**
+ * mgpu_gpu_fini() - undo mgpu_gpu_init()
+ * @gpu: the GPU, unregistered (or never registered)
+ */
+void mgpu_gpu_fini(struct mgpu_gpu *gpu)
 {
-	struct mgpu_gpu *gpu;
+	mutex_destroy(&gpu->lock);
+}
+
+/**
+ * mgpu_gpu_register() - offer a GPU's types: make it an mdev parent
+ * @gpu: the GPU, set up by mgpu_gpu_init()
+ *
+ * Return: 0 or the errno of mdev_register_parent().
+ */
+int mgpu_gpu_register(struct mgpu_gpu *gpu)
+{
 	int ret;
 
-	gpu = kzalloc(sizeof(*gpu), GFP_KERNEL);
-	if (!gpu)
+	ret = mdev_register_parent(&gpu->parent, gpu->dev, &mgpu_mdev_driver,
+				   gpu->type_ptrs, MGPU_NR_PROFILES);
+	if (ret)
+		return ret;
+	dev_info(gpu->dev, "%llu MiB VRAM, migration stream version %u\n",
+		 gpu->vram_size >> 20, gpu->stream_version);
+	return 0;
+}
+
+/**
+ * mgpu_gpu_unregister() - remove every instance of a GPU and its types
+ * @gpu: a registered GPU
+ *
+ * Waits for the users of the instances to close them: VFIO asks them to
+ * through mgpu_request().  Afterwards nothing refers to @gpu any more.
+ */
+void mgpu_gpu_unregister(struct mgpu_gpu *gpu)
+{
+	mdev_unregister_parent(&gpu->parent);
+}
+
+static void mgpu_virtual_gpu_release(struct device *dev)
+{
+	struct mgpu_virtual_gpu *vgpu =
+		container_of(dev, struct mgpu_virtual_gpu, dev);
+
+	mgpu_gpu_fini(&vgpu->gpu);
+	kfree(vgpu);
+}
+
+/* Creates virtual GPU @index: class device "mgpu<index>", an mdev parent. */
+static struct mgpu_virtual_gpu *mgpu_virtual_gpu_create(unsigned int index)
+{
+	struct mgpu_virtual_gpu *vgpu;
+	int ret;
+
+	vgpu = kzalloc(sizeof(*vgpu), GFP_KERNEL);
+	if (!vgpu)
 		return ERR_PTR(-ENOMEM);
 
-	gpu->index = index;
-	gpu->vram_size = (u64)vram_mb[index] << 20;
-	gpu->stream_version = stream_version[index];
-	mutex_init(&gpu->lock);
-	device_initialize(&gpu->dev);
-	gpu->dev.class = &mgpu_class;
-	gpu->dev.release = mgpu_gpu_release;
+	ret = mgpu_gpu_init(&vgpu->gpu, &vgpu->dev, (u64)vram_mb[index] << 20,
+			    stream_version[index]);
+	if (ret) {
+		kfree(vgpu);
+		return ERR_PTR(ret);
+	}
+	vgpu->gpu.vram_ops = &mgpu_vram_ram_ops;
+	device_initialize(&vgpu->dev);
+	vgpu->dev.class = &mgpu_class;
+	vgpu->dev.release = mgpu_virtual_gpu_release;
 	/* From here on, put_device() frees everything. */
 
-	ret = mgpu_gpu_init_types(gpu);
+	ret = dev_set_name(&vgpu->dev, MGPU_NAME "%u", index);
 	if (ret)
 		goto out_put;
 
-	ret = dev_set_name(&gpu->dev, MGPU_NAME "%u", index);
+	ret = device_add(&vgpu->dev);
 	if (ret)
 		goto out_put;
 
-	ret = device_add(&gpu->dev);
-	if (ret)
-		goto out_put;
-
-	ret = mdev_register_parent(&gpu->parent, &gpu->dev, &mgpu_mdev_driver,
-				   gpu->type_ptrs, mgpu_nr_profiles);
+	ret = mgpu_gpu_register(&vgpu->gpu);
 	if (ret)
 		goto out_del;
-
-	dev_info(&gpu->dev, "%llu MiB VRAM, migration stream version %u\n",
-		 gpu->vram_size >> 20, gpu->stream_version);
-	return gpu;
+	return vgpu;
 
 out_del:
-	device_del(&gpu->dev);
+	device_del(&vgpu->dev);
 out_put:
-	put_device(&gpu->dev);
+	put_device(&vgpu->dev);
 	return ERR_PTR(ret);
 }
 
-/* Removes every instance of @gpu (waiting for their users), then @gpu. */
-static void mgpu_gpu_destroy(struct mgpu_gpu *gpu)
+static void mgpu_virtual_gpu_destroy(struct mgpu_virtual_gpu *vgpu)
 {
-	mdev_unregister_parent(&gpu->parent);
-	device_unregister(&gpu->dev);
+	mgpu_gpu_unregister(&vgpu->gpu);
+	device_unregister(&vgpu->dev);
 }
 
-static void mgpu_destroy_gpus(unsigned int count)
+static void mgpu_destroy_virtual_gpus(unsigned int count)
 {
 	while (count--) {
-		mgpu_gpu_destroy(mgpu_gpus[count]);
-		mgpu_gpus[count] = NULL;
+		mgpu_virtual_gpu_destroy(mgpu_virtual_gpus[count]);
+		mgpu_virtual_gpus[count] = NULL;
 	}
 }
 
@@ -504,8 +564,8 @@ static int mgpu_check_params(void)
 {
 	int ret;
 
-	if (gpus < 1 || gpus > MGPU_MAX_GPUS) {
-		pr_err("gpus: %u is not 1-%u\n", gpus, MGPU_MAX_GPUS);
+	if (gpus > MGPU_MAX_GPUS) {
+		pr_err("gpus: %u is not 0-%u\n", gpus, MGPU_MAX_GPUS);
 		return -EINVAL;
 	}
 	ret = mgpu_check_array("vram_mb", vram_mb, nr_vram_mb,
@@ -535,17 +595,21 @@ static int __init mgpu_init(void)
 		goto out_unregister_driver;
 
 	for (i = 0; i < gpus; i++) {
-		mgpu_gpus[i] = mgpu_gpu_create(i);
-		if (IS_ERR(mgpu_gpus[i])) {
-			ret = PTR_ERR(mgpu_gpus[i]);
-			mgpu_gpus[i] = NULL;
+		mgpu_virtual_gpus[i] = mgpu_virtual_gpu_create(i);
+		if (IS_ERR(mgpu_virtual_gpus[i])) {
+			ret = PTR_ERR(mgpu_virtual_gpus[i]);
+			mgpu_virtual_gpus[i] = NULL;
 			goto out_destroy_gpus;
 		}
 	}
+
+	ret = mgpu_pci_register();
+	if (ret)
+		goto out_destroy_gpus;
 	return 0;
 
 out_destroy_gpus:
-	mgpu_destroy_gpus(i);
+	mgpu_destroy_virtual_gpus(i);
 	class_unregister(&mgpu_class);
 out_unregister_driver:
 	mdev_unregister_driver(&mgpu_mdev_driver);
@@ -554,7 +618,8 @@ out_unregister_driver:
 
 static void __exit mgpu_exit(void)
 {
-	mgpu_destroy_gpus(gpus);
+	mgpu_pci_unregister();
+	mgpu_destroy_virtual_gpus(gpus);
 	class_unregister(&mgpu_class);
 	mdev_unregister_driver(&mgpu_mdev_driver);
 }

@@ -344,11 +344,12 @@ static u32 mgpu_stream_crc(const u8 *p, size_t len)
 
 static u64 mgpu_vram_units_present(struct mgpu_device *mgpu)
 {
-	struct page *page;
-	unsigned long index;
+	pgoff_t index;
 	u64 units = 0;
 
-	xa_for_each(&mgpu->vram, index, page)
+	for (index = mgpu_vram_next_present(mgpu, 0);
+	     index < mgpu_vram_pages(mgpu);
+	     index = mgpu_vram_next_present(mgpu, index + 1))
 		units += MGPU_UNITS_PER_PAGE;
 	return units;
 }
@@ -364,13 +365,14 @@ static u8 *mgpu_save_vram(struct mgpu_device *mgpu, u8 *at, u64 max)
 	struct mgpu_stream_vram *vram =
 		(void *)(at + sizeof(struct mgpu_stream_section));
 	struct mgpu_stream_page *rec = (void *)(vram + 1);
-	struct page *page;
-	unsigned long index;
 	unsigned int i;
+	pgoff_t index;
 	u64 nr = 0;
 
-	xa_for_each(&mgpu->vram, index, page) {
-		u8 *vaddr = kmap_local_page(page);
+	for (index = mgpu_vram_next_present(mgpu, 0);
+	     index < mgpu_vram_pages(mgpu);
+	     index = mgpu_vram_next_present(mgpu, index + 1)) {
+		u8 *vaddr = mgpu_vram_map(mgpu, index);
 
 		for (i = 0; i < MGPU_UNITS_PER_PAGE && nr < max; i++) {
 			memcpy(rec[nr].data, vaddr + i * MGPU_STREAM_PAGE_SIZE,
@@ -381,7 +383,7 @@ static u8 *mgpu_save_vram(struct mgpu_device *mgpu, u8 *at, u64 max)
 						    MGPU_UNITS_PER_PAGE + i);
 			nr++;
 		}
-		kunmap_local(vaddr);
+		mgpu_vram_unmap(mgpu, vaddr);
 		cond_resched();
 	}
 	mgpu_section_put(at, MGPU_SECTION_VRAM,
@@ -759,7 +761,7 @@ static int mgpu_reserve_vram(struct mgpu_device *mgpu,
 	u64 i;
 
 	for (i = 0; i < v->nr_pages; i++) {
-		if (!mgpu_vram_page(mgpu, le64_to_cpu(v->pages[i].index) /
+		if (mgpu_vram_touch(mgpu, le64_to_cpu(v->pages[i].index) /
 				    MGPU_UNITS_PER_PAGE))
 			return -ENOMEM;
 		cond_resched();
@@ -776,13 +778,14 @@ static int mgpu_reserve_vram(struct mgpu_device *mgpu,
 static void mgpu_load_vram(struct mgpu_device *mgpu,
 			   const struct mgpu_stream_view *v)
 {
-	struct page *page;
-	unsigned long index;
 	unsigned int i;
+	pgoff_t index;
 	u64 next = 0;
 
-	xa_for_each(&mgpu->vram, index, page) {
-		u8 *vaddr = kmap_local_page(page);
+	for (index = mgpu_vram_next_present(mgpu, 0);
+	     index < mgpu_vram_pages(mgpu);
+	     index = mgpu_vram_next_present(mgpu, index + 1)) {
+		u8 *vaddr = mgpu_vram_map(mgpu, index);
 
 		for (i = 0; i < MGPU_UNITS_PER_PAGE; i++) {
 			u64 unit = (u64)index * MGPU_UNITS_PER_PAGE + i;
@@ -795,7 +798,7 @@ static void mgpu_load_vram(struct mgpu_device *mgpu,
 			else
 				memset(dst, 0, MGPU_STREAM_PAGE_SIZE);
 		}
-		kunmap_local(vaddr);
+		mgpu_vram_unmap(mgpu, vaddr);
 		cond_resched();
 	}
 	WARN_ON_ONCE(next != v->nr_pages);

@@ -180,15 +180,18 @@ static int mgpu_init_dev(struct vfio_device *vdev)
 {
 	struct mgpu_device *mgpu = vdev_to_mgpu(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int ret;
 
 	mgpu->mdev = mdev;
 	mgpu->gpu = mdev_type_to_gpu(mdev->type);
 	mgpu->profile = mdev_type_to_profile(mdev->type);
 	mgpu->vram_size = mgpu->gpu->vram_size / MGPU_SLICES *
 			  mgpu->profile->slices;
+	ret = mgpu_vram_init(mgpu);
+	if (ret)
+		return ret;
 	mutex_init(&mgpu->lock);
 	INIT_LIST_HEAD(&mgpu->open_node);
-	mgpu_vram_init(mgpu);
 	mgpu_display_init(mgpu);
 	mgpu_migration_init(mgpu);
 
@@ -216,7 +219,8 @@ static int mgpu_open_device(struct vfio_device *vdev)
 /*
  * Undoes everything a user set up: display planes (dma-bufs already handed
  * out live on through their fds), migration sessions, eventfds, device
- * state, the opener.
+ * state, the opener, and VRAM: the next opener may be another tenant, so it
+ * gets the instance scrubbed (cheaply: see mgpu_vram_scrub()).
  */
 static void mgpu_close_device(struct vfio_device *vdev)
 {
@@ -230,6 +234,7 @@ static void mgpu_close_device(struct vfio_device *vdev)
 	mgpu_reset_locked(mgpu);
 	mutex_unlock(&mgpu->lock);
 
+	mgpu_vram_scrub(mgpu);
 	mgpu_unclaim(mgpu);
 }
 
@@ -532,7 +537,7 @@ static int mgpu_probe(struct mdev_device *mdev)
 	ret = mgpu_place(mgpu->gpu, mgpu->profile, &mgpu->first_slice);
 	if (ret) {
 		dev_err(mdev_dev(mdev), "no room on %s for a %s instance\n",
-			dev_name(&mgpu->gpu->dev), mgpu->profile->sysfs_name);
+			dev_name(mgpu->gpu->dev), mgpu->profile->sysfs_name);
 		goto out_put;
 	}
 
@@ -544,7 +549,7 @@ static int mgpu_probe(struct mdev_device *mdev)
 	dev_dbg(mdev_dev(mdev), "%s: slices %u-%u of %s\n",
 		mgpu->profile->sysfs_name, mgpu->first_slice,
 		mgpu->first_slice + mgpu->profile->slices - 1,
-		dev_name(&mgpu->gpu->dev));
+		dev_name(mgpu->gpu->dev));
 	return 0;
 
 out_unplace:

@@ -55,6 +55,92 @@ const char *mgpu_module_path(void)
 	return path;
 }
 
+bool mgpu_pci_mode(void)
+{
+	const char *mode = getenv("MGPU_PARENTS");
+
+	return mode && !strcmp(mode, "pci");
+}
+
+const char *mgpu_pci_function(unsigned int gpu)
+{
+	static char functions[MGPU_MAX_PCI_GPUS][16];
+	static bool parsed;
+
+	if (!mgpu_pci_mode())
+		return NULL;
+	if (!parsed) {
+		const char *env = getenv("MGPU_PCI_GPUS");
+		char list[256], *rest = list, *tok;
+		unsigned int n = 0;
+
+		snprintf(list, sizeof(list), "%s",
+			 env && *env ? env : MGPU_PCI_DEFAULT);
+		while (n < MGPU_MAX_PCI_GPUS && (tok = strsep(&rest, " ,")))
+			if (*tok)
+				snprintf(functions[n++], sizeof(functions[0]),
+					 "%s", tok);
+		parsed = true;
+	}
+	return gpu < MGPU_MAX_PCI_GPUS && functions[gpu][0] ?
+	       functions[gpu] : NULL;
+}
+
+const char *mgpu_parent_name(unsigned int gpu, char *buf, size_t len)
+{
+	const char *function = mgpu_pci_function(gpu);
+
+	if (function)
+		snprintf(buf, len, "%s", function);
+	else if (mgpu_pci_mode())
+		snprintf(buf, len, "no-pci-gpu%u", gpu);
+	else
+		snprintf(buf, len, "mgpu%u", gpu);
+	return buf;
+}
+
+int mgpu_pci_override(const char *function, const char *driver)
+{
+	char path[PATH_MAX];
+	/* sysfs takes "\n" as clearing the override */
+	const char *value = *driver ? driver : "\n";
+	int ret;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override",
+		 function);
+	ret = sysfs_write(path, value, strlen(value));
+	return ret < 0 ? ret : 0;
+}
+
+/* In PCI mode, every function of $MGPU_PCI_GPUS is for mgpu. */
+static int mgpu_pci_claim_all(void)
+{
+	const char *function;
+	unsigned int gpu;
+	int ret;
+
+	for (gpu = 0; (function = mgpu_pci_function(gpu)); gpu++) {
+		ret = mgpu_pci_override(function, MGPU_MODULE_NAME);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The parameters of a default load in the current mode. */
+static int mgpu_load_default(void)
+{
+	int ret;
+
+	if (!mgpu_pci_mode())
+		return module_load(mgpu_module_path(), "");
+	ret = mgpu_pci_claim_all();
+	if (ret)
+		return ret;
+	/* binding happens at registration: the overrides match */
+	return module_load(mgpu_module_path(), "gpus=0");
+}
+
 static bool mgpu_loaded_here;
 
 static void mgpu_env_exit(void)
@@ -72,7 +158,7 @@ int mgpu_env_init(char *why, size_t len)
 	if (module_loaded(MGPU_MODULE_NAME)) {
 		/* Left with other parameters by an interrupted run? */
 		ret = mgpu_param_read("gpus", gpus, sizeof(gpus));
-		if (ret >= 0 && strcmp(gpus, "2\n")) {
+		if (ret >= 0 && strcmp(gpus, mgpu_pci_mode() ? "0\n" : "2\n")) {
 			ret = mgpu_reload("");
 			if (ret) {
 				snprintf(why, len, "reloading mgpu: %s",
@@ -90,14 +176,20 @@ int mgpu_env_init(char *why, size_t len)
 			return ret;
 		}
 	}
-	ret = module_load(mgpu_module_path(), "");
+	ret = mgpu_load_default();
 	if (ret) {
-		snprintf(why, len, "loading %s: %s", mgpu_module_path(),
+		snprintf(why, len, "loading %s%s: %s", mgpu_module_path(),
+			 mgpu_pci_mode() ? " for PCI GPUs" : "",
 			 strerror(-ret));
 		return ret;
 	}
 	mgpu_loaded_here = true;
 	atexit(mgpu_env_exit);
+	if (!mgpu_gpu_exists(0) || !mgpu_gpu_exists(1)) {
+		snprintf(why, len, "GPUs 0 and 1 (%s) are not there",
+			 mgpu_pci_mode() ? "PCI" : "virtual");
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -110,6 +202,8 @@ int mgpu_reload(const char *params)
 		if (ret)
 			return ret;
 	}
+	if (!*params)
+		return mgpu_load_default();
 	return module_load(mgpu_module_path(), params);
 }
 
@@ -137,8 +231,11 @@ int mgpu_param_read(const char *param, char *buf, size_t len)
 char *mgpu_type_path(char *buf, unsigned int gpu, unsigned int type,
 		     const char *file)
 {
-	snprintf(buf, PATH_MAX, MDEV_CLASS "/mgpu%u/mdev_supported_types/mgpu-%s%s%s",
-		 gpu, mgpu_profiles[type].name, file ? "/" : "",
+	char parent[64];
+
+	snprintf(buf, PATH_MAX, MDEV_CLASS "/%s/mdev_supported_types/mgpu-%s%s%s",
+		 mgpu_parent_name(gpu, parent, sizeof(parent)),
+		 mgpu_profiles[type].name, file ? "/" : "",
 		 file ? file : "");
 	return buf;
 }
@@ -251,7 +348,10 @@ bool mgpu_gpu_exists(unsigned int gpu)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), MDEV_CLASS "/mgpu%u", gpu);
+	char parent[64];
+
+	snprintf(path, sizeof(path), MDEV_CLASS "/%s",
+		 mgpu_parent_name(gpu, parent, sizeof(parent)));
 	return path_exists(path);
 }
 

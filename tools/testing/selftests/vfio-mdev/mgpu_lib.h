@@ -116,16 +116,40 @@ static inline __u64 mgpu_vram_size(unsigned int gpu_vram_mb, unsigned int type)
 	       mgpu_profiles[type].slices;
 }
 
+/* ---- which GPUs ------------------------------------------------------------ */
+/*
+ * The mgpu tests run against virtual GPUs (mgpu0, mgpu1: "gpus=2") or, with
+ * MGPU_PARENTS=pci in the environment, against PCI GPUs: GPU n is the n-th
+ * function of $MGPU_PCI_GPUS (default MGPU_PCI_DEFAULT, the test VM's two
+ * 512 MiB ivshmem functions), given to mgpu through driver_override and
+ * mgpu loaded with "gpus=0".  Either way there are two 512 MiB GPUs.
+ */
+#define MGPU_PCI_DEFAULT	"0000:00:10.0 0000:00:11.0"
+#define MGPU_MAX_PCI_GPUS	8
+#define PCI_DEVICES		"/sys/bus/pci/devices"
+#define MGPU_PCI_DRIVER		"/sys/bus/pci/drivers/mgpu"
+
+bool mgpu_pci_mode(void);
+/* The PCI function of GPU @gpu in PCI mode ("0000:00:10.0"), else NULL. */
+const char *mgpu_pci_function(unsigned int gpu);
+/* The mdev parent's name of GPU @gpu: "mgpu<gpu>" or its PCI function. */
+const char *mgpu_parent_name(unsigned int gpu, char *buf, size_t len);
+/* Writes @driver ("" to clear) to @function's driver_override: 0, -errno. */
+int mgpu_pci_override(const char *function, const char *driver);
+
 /* ---- the module ------------------------------------------------------------ */
 const char *mgpu_module_path(void);
 /*
  * For main(), before the harness runs: makes sure our mdev core and mgpu
- * (with default parameters) are loaded, loading them if needed and
- * unloading mgpu again at exit if this program loaded it.  0 or -errno,
- * with the reason in @why.
+ * (with default parameters, and in PCI mode its functions bound) are
+ * loaded, loading them if needed and unloading mgpu again at exit if this
+ * program loaded it.  0 or -errno, with the reason in @why.
  */
 int mgpu_env_init(char *why, size_t len);
-/* Unload mgpu (waiting for users to go) and load it with @params. */
+/*
+ * Unload mgpu (waiting for users to go) and load it with @params; "" means
+ * the defaults of the mode: "gpus=2", or "gpus=0" with the PCI GPUs bound.
+ */
 int mgpu_reload(const char *params);
 int mgpu_param_write(const char *param, const char *value);
 int mgpu_param_read(const char *param, char *buf, size_t len);

@@ -566,6 +566,8 @@ FIXTURE_SETUP(params)
 	vfio_client_init(&self->v);
 	if (!mgpu_ready)
 		SKIP(return, "mgpu not available: %s", mgpu_why);
+	if (mgpu_pci_mode())
+		SKIP(return, "the virtual GPUs' parameters (mgpu_pci_test has the PCI ones)");
 }
 
 /* Back to the defaults, whatever happened. */
@@ -639,7 +641,6 @@ TEST_F_TIMEOUT(params, vram_and_stream, 60)
 TEST_F_TIMEOUT(params, bad_values, 60)
 {
 	static const char * const bad[] = {
-		"gpus=0",
 		"gpus=9",
 		"vram_mb=100",
 		"vram_mb=32",
@@ -649,6 +650,12 @@ TEST_F_TIMEOUT(params, bad_values, 60)
 		"stream_version=0",
 		"stream_version=256",
 		"stream_version=1,1,1",
+		"gpus=0 vram_mb=512",
+		"pci_stream_version=0",
+		"pci_stream_version=256",
+		"ids=1af4",
+		"ids=zz:1110",
+		"ids=1af4:1110,10000:1",
 		NULL
 	};
 	const char * const *v;
@@ -667,6 +674,12 @@ TEST_F_TIMEOUT(params, bad_values, 60)
 		if (module_loaded(MGPU_MODULE_NAME))
 			ASSERT_EQ(0, module_unload_wait(MGPU_MODULE_NAME, 10000));
 	}
+	/* No virtual GPU at all: a driver for PCI GPUs only. */
+	ASSERT_EQ(0, module_load(mgpu_module_path(), "gpus=0"));
+	EXPECT_FALSE(mgpu_gpu_exists(0));
+	EXPECT_TRUE(path_exists("/sys/class/mgpu"));
+	EXPECT_TRUE(path_exists(MGPU_PCI_DRIVER));
+	ASSERT_EQ(0, module_unload_wait(MGPU_MODULE_NAME, 10000));
 	/* The limits themselves are good. */
 	ASSERT_EQ(0, module_load(mgpu_module_path(),
 				 "gpus=8 vram_mb=64,2048 stream_version=255"));
