@@ -9,6 +9,10 @@
 #
 # Usage: run.sh [test ...]   (default: all of them, in the order below)
 #
+# "<program>@pci" runs <program> with MGPU_PARENTS=pci: the mgpu tests then
+# use the test VM's PCI functions as GPUs instead of virtual GPUs (see
+# mgpu_lib.h), so the whole mgpu suite runs against both kinds of parent.
+#
 # Each program's output goes to $RESULTS/vfio-mdev/<test>.log when RESULTS is
 # set.  A program that dies before reporting all the cases of its plan counts
 # the missing ones as failed.
@@ -26,6 +30,8 @@ export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/d
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	vfio_test lifecycle_test mdevctl_test.sh
 	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
+	mgpu_pci_test mgpu_test@pci mgpu_placement_test@pci
+	mgpu_display_test@pci mgpu_migration_test@pci
 	fail_nth_test stress_test
 	qemu/qemu_e2e_test.py qemu/guest_boot_test.py"
 tests=${*:-$all_tests}
@@ -52,17 +58,20 @@ skipped=0
 
 for t in $tests; do
 	log=$logdir/${t//\//_}.log
+	prog=${t%@pci}
+	parents=virtual
+	[ "$prog" = "$t" ] || parents=pci
 	loaded_mgpu=
 	if needs_mgpu_loaded "$t"; then
 		insmod "$mgpu_module" && loaded_mgpu=1
 	fi
 	echo "# ===== $t"
-	if [ ! -x "$dir/$t" ]; then
+	if [ ! -x "$dir/$prog" ]; then
 		echo "# $t: not built (make selftests)"
 		failed=$((failed + 1))
 		continue
 	fi
-	timeout "$prog_timeout" "$dir/$t" 2>&1 | tee "$log"
+	MGPU_PARENTS=$parents timeout "$prog_timeout" "$dir/$prog" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 
 	p=$(grep -cE '^ok [0-9]+' "$log")
