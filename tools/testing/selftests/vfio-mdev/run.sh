@@ -52,6 +52,22 @@ needs_mgpu_loaded() {
 	case $1 in qemu/*) [ ! -d /sys/module/mgpu ] ;; *) false ;; esac
 }
 
+# The QEMU tests also run on one PCI GPU when the VM has the stand-in
+# function (tools/testing/vm/run adds it): mgpu gets it through
+# driver_override, and gives it back when it is unloaded.
+pci_gpu=/sys/bus/pci/devices/0000:00:10.0
+
+give_pci_gpu() {
+	[ -e "$pci_gpu/driver_override" ] || return 0
+	echo mgpu > "$pci_gpu/driver_override" &&
+		echo "${pci_gpu##*/}" > /sys/bus/pci/drivers_probe
+}
+
+take_back_pci_gpu() {
+	[ -e "$pci_gpu/driver_override" ] || return 0
+	echo > "$pci_gpu/driver_override"
+}
+
 passed=0
 failed=0
 skipped=0
@@ -64,6 +80,7 @@ for t in $tests; do
 	loaded_mgpu=
 	if needs_mgpu_loaded "$t"; then
 		insmod "$mgpu_module" && loaded_mgpu=1
+		give_pci_gpu
 	fi
 	echo "# ===== $t"
 	if [ ! -x "$dir/$prog" ]; then
@@ -94,6 +111,7 @@ for t in $tests; do
 	skipped=$((skipped + s))
 	if [ -n "$loaded_mgpu" ]; then
 		rmmod mgpu
+		take_back_pci_gpu
 	fi
 done
 

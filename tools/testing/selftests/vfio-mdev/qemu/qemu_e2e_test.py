@@ -25,6 +25,7 @@ import random
 import re
 import shutil
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True     # keep the source tree clean
@@ -611,6 +612,64 @@ def t_remove_in_use(target):
                 th.join(30)
 
 
+MGPU_PCI_DRIVER = '/sys/bus/pci/drivers/mgpu'
+
+
+def write_async(path, value):
+    """Write @value to @path in a thread (the write may block); returns it."""
+
+    def run():
+        try:
+            ql.sysfs_write(path, value)
+        except BaseException as e:  # noqa: BLE001
+            t.error = e
+        t.done_at = time.monotonic()
+
+    t = threading.Thread(target=run, daemon=True, name='write-' + path)
+    t.error = None
+    t.done_at = None
+    t.start()
+    return t
+
+
+def t_unbind_in_use(target):
+    """Unbinding a PCI GPU while QEMU holds an instance: REQ -> unplug -> done."""
+    fn = target.parent
+    with target.instance() as inst, qemu(inst.device('gpu0', SLOT)) as q:
+        m = inst.mdev
+        _, b0, _ = map_device(q, SLOT, target.vram)
+        q.writel(b0 + 4096, 0x12345678)
+        check_eq(q.readl(b0 + 4096), 0x12345678, 'VRAM in the BAR')
+        t0 = time.monotonic()
+        th = write_async(os.path.join(MGPU_PCI_DRIVER, 'unbind'), fn)
+        try:
+            ql.acpi_wait_unplug_request(q, SLOT, timeout=25)
+            print('# REQ -> ACPI unplug request after %.3f s' % (time.monotonic() - t0),
+                  flush=True)
+            check(th.is_alive(), 'unbind returned before QEMU released the device')
+            check(m.exists(), 'mdev gone before QEMU released it')
+            ql.acpi_eject(q, SLOT)
+            q.qmp.wait_event('DEVICE_DELETED', timeout=30, match={'device': 'gpu0'})
+            th.join(30)
+            check(not th.is_alive(), 'unbind still blocked 30 s after the eject')
+            if th.error is not None:
+                raise AssertionError('unbind failed: %s' % th.error)
+            print('# unbind completed %.3f s after the write' % (th.done_at - t0), flush=True)
+            ql.wait_until(lambda: not m.exists(), 10, what='mdev directory gone')
+            m.forget()
+            check(not os.path.exists(os.path.join(ql.MDEV_BUS, fn)),
+                  '%s still an mdev parent after unbind' % fn)
+            check(q.alive(), 'QEMU died')
+        finally:
+            if th.is_alive():
+                q.kill()        # releases the device: the write can complete
+                th.join(30)
+            if not os.path.exists(os.path.join(MGPU_PCI_DRIVER, fn)):
+                ql.sysfs_write(os.path.join(MGPU_PCI_DRIVER, 'bind'), fn)
+    check(os.path.exists(os.path.join(ql.MDEV_BUS, fn, 'mdev_supported_types')),
+          '%s is no parent again after bind' % fn)
+
+
 class IrqSource:
     """How to raise/clear the device's interrupt, and where."""
 
@@ -721,6 +780,15 @@ def t_msi(target):
 # --------------------------------------------------------------------------
 
 
+def pci_gpus():
+    """The PCI functions bound to mgpu that are mdev parents (PCI GPUs)."""
+    try:
+        fns = sorted(n for n in os.listdir(MGPU_PCI_DRIVER) if n.count(':') == 2)
+    except FileNotFoundError:
+        return []
+    return [f for f in fns if os.path.isdir(os.path.join(ql.MDEV_BUS, f))]
+
+
 def discover(args):
     parents = args.parents.split(',') if args.parents else ql.mdev_parents('mgpu')
     targets = []
@@ -790,6 +858,16 @@ def main():
     tests.append(('%s: hot plug, unplug with ACPI eject, replug' % first.label, t_hotplug, first))
     tests.append(('%s: remove while QEMU holds it (REQ -> unplug)' % first.label,
                   t_remove_in_use, first))
+    # A PCI GPU (run.sh gives one to mgpu when the VM has it): VRAM in its BAR.
+    for fn in ([] if args.emulated or args.parents else pci_gpus()[:1]):
+        t = MdevTarget(fn, 'mgpu-quarter')
+        tests.append(('%s: realize, IDs, BAR sizes' % t.label, t_realize, t))
+        tests.append(('%s: BAR0 read/write (mmap)' % t.label, t_bar0_rw, t, False))
+        tests.append(('%s: BAR0 read/write (x-no-mmap=on)' % t.label, t_bar0_rw, t, True))
+        tests.append(('%s: VRAM is clean for the next instance' % t.label, t_scrub, t))
+        tests.append(('%s: display 320x200x32 screendump' % t.label, t_display, t))
+        tests.append(('%s: unbind while QEMU holds it (REQ -> unplug)' % t.label,
+                      t_unbind_in_use, t))
     irq_label = first.label if first.is_mdev else 'edu'
     tests.append(('%s: INTx through PIIX3 to the IOAPIC' % irq_label, t_intx, first))
     tests.append(('%s: MSI' % irq_label, t_msi, first))
