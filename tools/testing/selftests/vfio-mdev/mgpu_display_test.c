@@ -208,11 +208,7 @@ static void show_mode_endian(struct __test_metadata *_metadata, int dev,
  * DMABUF planes are made of VRAM's struct pages: a PCI GPU's VRAM is a BAR,
  * which has none, so its instances never offer them (the probe test checks).
  */
-#define SKIP_WITHOUT_DMABUF()						\
-	do {								\
-		if (mgpu_pci_mode())					\
-			SKIP(return, "PCI GPU: VRAM in a BAR has no DMABUF planes"); \
-	} while (0)
+#define NO_DMABUF	"PCI GPU: VRAM in a BAR has no DMABUF planes"
 
 /* show_mode() of a DMABUF plane, with DMABUF planes turned on first. */
 static void dmabuf_mode(struct __test_metadata *_metadata, int dev,
@@ -258,7 +254,8 @@ TEST_F(display, first_query_with_mode)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	expect_plane(_metadata, &plane, &plane_640x480x32, "first DMABUF query");
 	EXPECT_LE(1U, plane.dmabuf_id);
@@ -429,7 +426,7 @@ TEST_F(display, no_plane)
 
 	/* One line less, and the plane ends at the end of VRAM (as DMABUF). */
 	if (mgpu_pci_mode())
-		return;		/* no DMABUF: see SKIP_WITHOUT_DMABUF() */
+		return;		/* NO_DMABUF */
 	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
 	show_mode_endian(_metadata, self->dev, &end_mode, MGPU_ENDIAN_LITTLE,
 			 DMABUF, &plane);
@@ -480,7 +477,8 @@ TEST_F(display, dmabuf_plane)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	ASSERT_EQ(0, mgpu_param_write("dmabuf_planes", "Y"));
 	ASSERT_EQ(2, mgpu_param_read("dmabuf_planes", param, sizeof(param)));
 	EXPECT_STREQ("Y\n", param);
@@ -574,7 +572,8 @@ TEST_F(display, dmabuf_panned)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	id0 = plane.dmabuf_id;
 	show_mode(_metadata, self->dev, &second, DMABUF, &plane);
@@ -610,7 +609,8 @@ TEST_F(display, dmabuf_ids_lifetime)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	id = plane.dmabuf_id;
 	ASSERT_NE(0U, id);
@@ -645,7 +645,8 @@ TEST_F(display, dmabuf_ids_bounded)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	dmabuf_mode(_metadata, self->dev, &mode, &plane);
 	first = plane.dmabuf_id;
 	for (i = 1; i <= 16; i++) {
@@ -682,7 +683,8 @@ TEST_F(display, dmabuf_outlives_instance)
 
 	if (_metadata->skip)
 		return;
-	SKIP_WITHOUT_DMABUF();
+	if (mgpu_pci_mode())
+		SKIP(return, NO_DMABUF);
 	dmabuf_mode(_metadata, self->dev, &mode_640x480x32, &plane);
 	ASSERT_EQ(8, vfio_region_write(self->dev, MGPU_VRAM, 64, "survivor", 8));
 	ASSERT_EQ(0, get_dmabuf(self, 0, plane.dmabuf_id, size));
