@@ -33,7 +33,7 @@ all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	mgpu_pci_test mgpu_test@pci mgpu_placement_test@pci
 	mgpu_display_test@pci mgpu_migration_test@pci
 	fail_nth_test stress_test
-	qemu/qemu_e2e_test.py qemu/guest_boot_test.py"
+	qemu/qemu_e2e_test.py qemu/libvirt_test.py qemu/guest_boot_test.py"
 tests=${*:-$all_tests}
 # Per program: the harness has its own per-case timeouts; this is a backstop.
 prog_timeout=${MDEV_TEST_TIMEOUT:-1200}
@@ -52,20 +52,27 @@ needs_mgpu_loaded() {
 	case $1 in qemu/*) [ ! -d /sys/module/mgpu ] ;; *) false ;; esac
 }
 
-# The QEMU tests also run on one PCI GPU when the VM has the stand-in
-# function (tools/testing/vm/run adds it): mgpu gets it through
-# driver_override, and gives it back when it is unloaded.
-pci_gpu=/sys/bus/pci/devices/0000:00:10.0
+# The QEMU and libvirt tests also use PCI GPUs when the VM has the stand-in
+# functions (tools/testing/vm/run adds them): mgpu gets them through
+# driver_override, and gives them back when it is unloaded.
+pci_gpus="/sys/bus/pci/devices/0000:00:10.0 /sys/bus/pci/devices/0000:00:11.0"
 
 give_pci_gpu() {
-	[ -e "$pci_gpu/driver_override" ] || return 0
-	echo mgpu > "$pci_gpu/driver_override" &&
-		echo "${pci_gpu##*/}" > /sys/bus/pci/drivers_probe
+	local fn
+
+	for fn in $pci_gpus; do
+		[ -e "$fn/driver_override" ] || continue
+		echo mgpu > "$fn/driver_override" &&
+			echo "${fn##*/}" > /sys/bus/pci/drivers_probe
+	done
 }
 
 take_back_pci_gpu() {
-	[ -e "$pci_gpu/driver_override" ] || return 0
-	echo > "$pci_gpu/driver_override"
+	local fn
+
+	for fn in $pci_gpus; do
+		[ -e "$fn/driver_override" ] && echo > "$fn/driver_override"
+	done
 }
 
 passed=0
