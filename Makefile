@@ -14,19 +14,29 @@
 #   make vm         an interactive shell in the VM
 #   make clean
 
-# The kernel to build against: the running kernel's build directory when it
-# has one, else the newest installed Debian linux-headers-*-amd64.  Never a
-# hard-coded version, so that a Debian point release does not break CI.
-KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+# The kernel to build against and boot: the one Debian's linux-headers-amd64
+# metapackage points at (the distribution's default kernel: 6.1 on
+# bookworm), else the running kernel when it has a build directory, else
+# the newest installed linux-headers-*-amd64.  Never a hard-coded version,
+# so that a Debian point release does not break CI, and never "the newest"
+# first, so that installing a second kernel (6.12) changes nothing until
+# KVER=... asks for it.
+ifeq ($(origin KVER),undefined)
+KVER := $(shell dpkg-query -W -f='$${Depends}' linux-headers-amd64 2>/dev/null | \
+	sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p' | grep . || \
+	if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
 	else ls -v /usr/src 2>/dev/null | \
 	sed -n 's/^linux-headers-\(.*-amd64\)$$/\1/p' | tail -n 1; fi)
+endif
 KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) /usr/src/linux-headers-$(KVER))
 export KVER
 
 # The kernel source package: checkpatch, sparse helpers, kernel-doc and the
 # kselftest harness come from it.  Unpacked once into build/.
 BUILD := $(CURDIR)/build
-SRC_TARBALL ?= $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
+# The source of the same series as KVER (6.1.0-57-amd64 -> linux-source-6.1).
+KSERIES := $(shell echo $(KVER) | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
+SRC_TARBALL ?= $(wildcard /usr/src/linux-source-$(KSERIES).tar.xz)
 KSRC ?= $(BUILD)/$(basename $(basename $(notdir $(SRC_TARBALL))))
 KSRC_STAMP := $(KSRC)/.unpacked
 
@@ -54,7 +64,7 @@ modules:
 	$(KBUILD) modules
 
 $(KSRC_STAMP): $(SRC_TARBALL)
-	@test -n "$(SRC_TARBALL)" || { echo "linux-source-*.tar.xz missing: apt-get install linux-source-6.1" >&2; exit 1; }
+	@test -n "$(SRC_TARBALL)" || { echo "/usr/src/linux-source-$(KSERIES).tar.xz missing: apt-get install linux-source-$(KSERIES)" >&2; exit 1; }
 	mkdir -p $(BUILD)
 	tar -C $(BUILD) -xJf $(SRC_TARBALL)
 	touch $@
@@ -124,7 +134,7 @@ demo: deps
 # The peer modules are built from the kernel source at bench time, never kept.
 bench: deps
 	+$(MAKE) modules source
-	tools/testing/bench/run
+	KDIR=$(KDIR) KSRC=$(KSRC) tools/testing/bench/run
 
 vm: modules
 	$(VM) --interactive
