@@ -21,6 +21,10 @@
  *   mgpu_vfio.c     the vfio_device_ops glue and the mdev driver
  *   mgpu_migration.c  VFIO migration v2: the state machine, the saving and
  *                   resuming files (the stream's layout is mgpu_stream.h)
+ *   mgpu_engine.c   the compute engine: its registers, command decode,
+ *                   validation and execution (the ABI: mgpu_engine_abi.h)
+ *   mgpu_sched.c    the per-GPU engine scheduler: weighted fair sharing of
+ *                   engine time between instances, and its sysfs files
  *
  * Documentation/driver-api/mgpu.rst describes the device as a guest sees it.
  *
@@ -44,7 +48,10 @@
 #include <linux/pci_regs.h>
 #include <linux/sizes.h>
 #include <linux/vfio.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
+
+#include "mgpu_engine_abi.h"
 
 #define MGPU_NAME		"mgpu"
 #define MGPU_MAX_GPUS		8
@@ -181,6 +188,7 @@ struct mgpu_type {
 };
 
 struct mgpu_device;
+struct mgpu_engine;
 struct vm_fault;
 struct vm_area_struct;
 
@@ -226,6 +234,25 @@ extern const struct mgpu_vram_ops mgpu_vram_ram_ops;
 extern const struct mgpu_vram_ops mgpu_vram_bar_ops;
 
 /**
+ * struct mgpu_sched - the engine scheduler of one GPU (mgpu_sched.c)
+ * @lock: protects @runnable, @vclock and every engine's scheduling fields
+ *	(struct mgpu_engine: @run_node, @vtime, @stop_count, @weight)
+ * @runnable: engines with commands waiting, by mgpu_engine.run_node
+ * @vclock: the virtual time of the engine picked last: an engine that
+ *	becomes runnable starts no earlier, so idling earns no credit
+ * @exec_lock: held by the executor for each slice, from the pick to the
+ *	accounting; taking it waits for the slice in flight to end
+ * @work: the executor
+ */
+struct mgpu_sched {
+	spinlock_t lock;	/* protects runnable, vclock, engines' fields */
+	struct list_head runnable;
+	u64 vclock;
+	struct mutex exec_lock;	/* held for each slice */
+	struct work_struct work;
+};
+
+/**
  * struct mgpu_gpu - a physical GPU, registered as an mdev parent
  * @dev: the parent device: a class "mgpu" device mgpu<N> for a virtual GPU,
  *	the PCI function for a PCI GPU
@@ -241,6 +268,7 @@ extern const struct mgpu_vram_ops mgpu_vram_bar_ops;
  * @type_ptrs: the array given to mdev_register_parent()
  * @lock: protects @slices_used
  * @slices_used: bitmap of VRAM slices held by instances
+ * @sched: the engine scheduler shared by the GPU's instances
  */
 struct mgpu_gpu {
 	struct device *dev;
@@ -254,6 +282,7 @@ struct mgpu_gpu {
 	struct mdev_type *type_ptrs[MGPU_NR_PROFILES];
 	struct mutex lock;	/* protects slices_used */
 	unsigned long slices_used;
+	struct mgpu_sched sched;
 };
 
 /**
@@ -332,6 +361,83 @@ struct mgpu_migration {
 };
 
 /**
+ * struct mgpu_engine - the compute engine of one instance (mgpu_engine.c)
+ * @ring_base: MGPU_ENG_RING_BASE
+ * @ring_size: MGPU_ENG_RING_SIZE
+ * @head: MGPU_ENG_RING_HEAD, commands consumed
+ * @tail: MGPU_ENG_RING_TAIL, commands written by the guest
+ * @submitted: the TAIL of the last doorbell: the engine runs up to it
+ * @error: the MGPU_ENG_ERR_* the engine stopped on, 0 while it runs
+ * @error_cmd: MGPU_ENG_ERROR_CMD
+ * @fence: MGPU_ENG_FENCE
+ * @completed: MGPU_ENG_COMPLETED
+ * @epoch: counts resets: a command that ran across one is not recorded
+ * @dma_iova: the first IOVA of guest RAM the command in flight accesses
+ * @dma_len: its length; 0 when no command in flight accesses guest RAM
+ * @run_node: entry in mgpu_sched.runnable (under its lock)
+ * @vtime: engine time used divided by @weight, scaled (under sched lock)
+ * @weight: the share of engine time it gets (under sched lock)
+ * @stop_count: mgpu_sched_stop() calls not undone yet: the engine takes
+ *	slices only at 0 (under sched lock)
+ * @used_ns: engine time used since the instance was created
+ *
+ * The registers (@ring_base to @completed), @epoch, @dma_iova and @dma_len are
+ * protected by mgpu_device.lock.
+ */
+struct mgpu_engine {
+	u32 ring_base;
+	u32 ring_size;
+	u32 head;
+	u32 tail;
+	u32 submitted;
+	u32 error;
+	u32 error_cmd;
+	u32 fence;
+	u32 completed;
+	u32 epoch;
+	u64 dma_iova;
+	u64 dma_len;
+
+	struct list_head run_node;
+	u64 vtime;
+	unsigned int weight;
+	unsigned int stop_count;
+	atomic64_t used_ns;
+};
+
+/**
+ * struct mgpu_engine_state - the engine state a migration carries
+ * @ring_base: MGPU_ENG_RING_BASE
+ * @ring_size: MGPU_ENG_RING_SIZE
+ * @head: MGPU_ENG_RING_HEAD
+ * @tail: MGPU_ENG_RING_TAIL
+ * @submitted: TAIL at the last doorbell: commands up to it run on the target
+ * @error: the error code the engine stopped on, or 0
+ * @error_cmd: MGPU_ENG_ERROR_CMD
+ * @fence: MGPU_ENG_FENCE
+ * @completed: MGPU_ENG_COMPLETED
+ * @weight: the instance's scheduling weight
+ * @reserved: 0
+ *
+ * Little-endian and of a fixed size, so that it can be a section of the
+ * migration stream as it is.  Commands are never cut in the middle: a
+ * quiesced engine is between two commands, and the target resumes at @head.
+ */
+struct mgpu_engine_state {
+	__le32 ring_base;
+	__le32 ring_size;
+	__le32 head;
+	__le32 tail;
+	__le32 submitted;
+	__le32 error;
+	__le32 error_cmd;
+	__le32 fence;
+	__le32 completed;
+	__le32 weight;
+	__le32 reserved[2];
+};
+
+/**
  * struct mgpu_device - one instance: a mediated GPU partition
  * @vdev: the VFIO device
  * @mdev: the mdev it serves
@@ -339,7 +445,8 @@ struct mgpu_migration {
  * @profile: its profile
  * @first_slice: the first VRAM slice it holds
  * @vram_size: bytes of VRAM (BAR0 size)
- * @lock: protects @config, @bar, @regs, @irq, @dmabufs and @next_dmabuf_id
+ * @lock: protects @config, @bar, @regs, @irq, @dmabufs, @next_dmabuf_id and
+ *	the registers of @engine
  * @config: config space as the guest sees it
  * @bar: BAR values as written (before masking with the size)
  * @regs: the register BAR's state
@@ -354,6 +461,7 @@ struct mgpu_migration {
  *	the open-instance lock of mgpu_vfio.c, not @lock.
  * @open_node: entry in the list of open instances, under the same lock
  * @mig: the migration state machine (mgpu_migration.c)
+ * @engine: the compute engine (mgpu_engine.c, scheduled by mgpu_sched.c)
  */
 struct mgpu_device {
 	struct vfio_device vdev;
@@ -375,6 +483,7 @@ struct mgpu_device {
 	struct mm_struct *opener_mm;
 	struct list_head open_node;
 	struct mgpu_migration mig;
+	struct mgpu_engine engine;
 };
 
 static inline struct mgpu_device *vdev_to_mgpu(struct vfio_device *vdev)
@@ -524,5 +633,57 @@ void mgpu_display_release(struct mgpu_device *mgpu);
 void mgpu_migration_init(struct mgpu_device *mgpu);
 void mgpu_migration_release(struct mgpu_device *mgpu);
 void mgpu_migration_reset(struct mgpu_device *mgpu);
+
+/*
+ * mgpu_engine.c: the engine's register block in BAR2, under mgpu->lock like
+ * every register.  mgpu_engine_init() at init_dev.  mgpu_engine_quiesce()
+ * stops the engine between two commands and waits for the one in flight;
+ * mgpu_engine_resume() lets it run again (both without mgpu->lock, in
+ * pairs); mgpu_engine_reset() puts its registers in the power-on state, on
+ * a quiesced engine, with mgpu->lock held.  mgpu_engine_save() and
+ * mgpu_engine_restore() take and give the migration state of a quiesced
+ * engine.  mgpu_engine_run() is the scheduler's: one slice of commands.
+ * mgpu_engine_dma_unmap() is the vfio_device_ops callback.
+ */
+void mgpu_engine_init(struct mgpu_device *mgpu);
+u32 mgpu_engine_reg_read(struct mgpu_device *mgpu, u32 off);
+void mgpu_engine_reg_write(struct mgpu_device *mgpu, u32 off, u32 val);
+void mgpu_engine_quiesce(struct mgpu_device *mgpu);
+void mgpu_engine_resume(struct mgpu_device *mgpu);
+void mgpu_engine_reset(struct mgpu_device *mgpu);
+void mgpu_engine_save(struct mgpu_device *mgpu,
+		      struct mgpu_engine_state *state);
+int mgpu_engine_restore(struct mgpu_device *mgpu,
+			const struct mgpu_engine_state *state);
+bool mgpu_engine_run(struct mgpu_device *mgpu, u64 budget_ns);
+void mgpu_engine_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
+
+/*
+ * mgpu_regs.c: mgpu_regs_raise() sets interrupt causes in IRQ_STATUS, as a
+ * write to IRQ_RAISE does; mgpu->lock held.
+ */
+void mgpu_regs_raise(struct mgpu_device *mgpu, u32 causes);
+
+/*
+ * mgpu_sched.c: mgpu_sched_init() and mgpu_sched_fini() with the GPU (no
+ * instance left at fini).  mgpu_sched_kick() makes an engine runnable if it
+ * is not stopped (any context that may take a spinlock, mgpu->lock held or
+ * not).  mgpu_sched_stop() takes an engine off the GPU and waits for its
+ * slice in flight; mgpu_sched_start() undoes one stop (stops nest);
+ * mgpu_sched_sync() only waits for the slice in flight (none of the three
+ * with mgpu->lock held).  mgpu_engine_groups are the files of an instance.
+ */
+#define MGPU_WEIGHT_DEFAULT	1
+#define MGPU_WEIGHT_MAX		1000
+void mgpu_sched_init(struct mgpu_sched *sched);
+void mgpu_sched_fini(struct mgpu_sched *sched);
+void mgpu_sched_engine_init(struct mgpu_device *mgpu);
+void mgpu_sched_kick(struct mgpu_device *mgpu);
+void mgpu_sched_stop(struct mgpu_device *mgpu);
+void mgpu_sched_start(struct mgpu_device *mgpu);
+void mgpu_sched_sync(struct mgpu_device *mgpu);
+unsigned int mgpu_sched_weight(struct mgpu_device *mgpu);
+int mgpu_sched_set_weight(struct mgpu_device *mgpu, unsigned int weight);
+extern const struct attribute_group *mgpu_engine_groups[];
 
 #endif /* MGPU_H */

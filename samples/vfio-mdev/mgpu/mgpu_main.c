@@ -418,6 +418,7 @@ int mgpu_gpu_init(struct mgpu_gpu *gpu, struct device *dev, u64 vram_size,
 	gpu->vram_size = vram_size;
 	gpu->stream_version = stream_version;
 	mutex_init(&gpu->lock);
+	mgpu_sched_init(&gpu->sched);
 	for (i = 0; i < MGPU_NR_PROFILES; i++) {
 		struct mgpu_type *type = &gpu->types[i];
 
@@ -436,6 +437,7 @@ int mgpu_gpu_init(struct mgpu_gpu *gpu, struct device *dev, u64 vram_size,
  */
 void mgpu_gpu_fini(struct mgpu_gpu *gpu)
 {
+	mgpu_sched_fini(&gpu->sched);
 	mutex_destroy(&gpu->lock);
 }
 

@@ -3,7 +3,8 @@
  * mgpu_regs.c - the MMIO register BAR (BAR2) of an mgpu instance: the EDID
  * block, the VGA ioport bytes, the bochs dispi display registers, QEMU's
  * extended registers and mgpu's control block, laid out as QEMU's stdvga
- * MMIO BAR so that bochs-drm drives it unchanged.
+ * MMIO BAR so that bochs-drm drives it unchanged, and the compute engine's
+ * register block (whose registers mgpu_engine.c keeps).
  *
  * The BAR is a table of blocks, each with the access widths it takes and
  * its read and write handlers; an access must fall inside one block (or
@@ -328,6 +329,30 @@ static void mgpu_ctrl_write(struct mgpu_device *mgpu, u32 off, u32 width,
 	mgpu_reg32_write(&mgpu_ctrl_regs[off / 4], mgpu, val);
 }
 
+/**
+ * mgpu_regs_raise() - set interrupt causes, as a write to IRQ_RAISE does
+ * @mgpu: the instance
+ * @causes: the bits to set in IRQ_STATUS
+ *
+ * Context: mgpu->lock held.
+ */
+void mgpu_regs_raise(struct mgpu_device *mgpu, u32 causes)
+{
+	lockdep_assert_held(&mgpu->lock);
+	mgpu_ctrl_raise_write(mgpu, causes);
+}
+
+static u32 mgpu_engine_read(struct mgpu_device *mgpu, u32 off, u32 width)
+{
+	return mgpu_engine_reg_read(mgpu, off);
+}
+
+static void mgpu_engine_write(struct mgpu_device *mgpu, u32 off, u32 width,
+			      u32 val)
+{
+	mgpu_engine_reg_write(mgpu, off, val);
+}
+
 /* ---- the BAR -------------------------------------------------------------- */
 
 static const struct mgpu_mmio_block mgpu_mmio_blocks[] = {
@@ -352,6 +377,10 @@ static const struct mgpu_mmio_block mgpu_mmio_blocks[] = {
 		.start = MGPU_MMIO_CTRL, .size = MGPU_CTRL_SIZE,
 		.widths = MGPU_W32,
 		.read = mgpu_ctrl_read, .write = mgpu_ctrl_write,
+	}, {
+		.start = MGPU_MMIO_ENGINE, .size = MGPU_ENG_REGS_SIZE,
+		.widths = MGPU_W32,
+		.read = mgpu_engine_read, .write = mgpu_engine_write,
 	},
 };
 

@@ -107,12 +107,16 @@ u64 mgpu_region_size(const struct mgpu_device *mgpu, unsigned int index)
 	}
 }
 
-/* Config, regs and interrupt delivery back to power-on; VRAM is kept. */
+/*
+ * Config, regs, the engine and interrupt delivery back to power-on; VRAM is
+ * kept.  The engine must be quiesced (or never started).
+ */
 static void mgpu_reset_locked(struct mgpu_device *mgpu)
 {
 	lockdep_assert_held(&mgpu->lock);
 	mgpu_config_reset(mgpu);
 	mgpu_regs_reset(mgpu);
+	mgpu_engine_reset(mgpu);
 	mgpu_irq_reset(mgpu);
 }
 
@@ -192,6 +196,7 @@ static int mgpu_init_dev(struct vfio_device *vdev)
 		return ret;
 	mutex_init(&mgpu->lock);
 	INIT_LIST_HEAD(&mgpu->open_node);
+	mgpu_engine_init(mgpu);
 	mgpu_display_init(mgpu);
 	mgpu_migration_init(mgpu);
 
@@ -226,6 +231,8 @@ static void mgpu_close_device(struct vfio_device *vdev)
 {
 	struct mgpu_device *mgpu = vdev_to_mgpu(vdev);
 
+	/* the engine's commands reach guest RAM only while the device is open */
+	mgpu_engine_quiesce(mgpu);
 	mgpu_display_release(mgpu);
 	mgpu_migration_reset(mgpu);
 
@@ -233,6 +240,7 @@ static void mgpu_close_device(struct vfio_device *vdev)
 	mgpu_irq_disable_all(mgpu);
 	mgpu_reset_locked(mgpu);
 	mutex_unlock(&mgpu->lock);
+	mgpu_engine_resume(mgpu);
 
 	mgpu_vram_scrub(mgpu);
 	mgpu_unclaim(mgpu);
@@ -464,10 +472,13 @@ static long mgpu_ioctl_set_irqs(struct mgpu_device *mgpu, void __user *arg)
  */
 static long mgpu_ioctl_reset(struct mgpu_device *mgpu, void __user *arg)
 {
+	/* the command in flight ends, those that wait are dropped */
+	mgpu_engine_quiesce(mgpu);
 	mgpu_migration_reset(mgpu);
 	mutex_lock(&mgpu->lock);
 	mgpu_reset_locked(mgpu);
 	mutex_unlock(&mgpu->lock);
+	mgpu_engine_resume(mgpu);
 	return 0;
 }
 
@@ -519,6 +530,7 @@ static const struct vfio_device_ops mgpu_dev_ops = {
 	.ioctl = mgpu_ioctl,
 	.mmap = mgpu_mmap,
 	.request = mgpu_request,
+	.dma_unmap = mgpu_engine_dma_unmap,
 };
 
 /* ---- mdev driver ------------------------------------------------------ */
@@ -581,5 +593,6 @@ struct mdev_driver mgpu_mdev_driver = {
 		.name = MGPU_NAME,
 		.owner = THIS_MODULE,
 		.mod_name = KBUILD_MODNAME,
+		.dev_groups = mgpu_engine_groups,
 	},
 };

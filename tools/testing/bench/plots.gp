@@ -86,3 +86,23 @@ if (STATS_records > 1) {
 		'' using 0:2:3:4 with yerrorbars lc rgb "black" pt 0, \
 		'' using 0:(0):xtic(1) with points pt -1
 }
+
+# --- the mgpu compute engine ---------------------------------------------------
+set output dir . "/engine_throughput.png"
+set title "mgpu compute engine vs the CPU in the same process, 8 MiB (TCG)"
+set ylabel "MB/s"
+set yrange [0:*]
+plot bars("engine") using 0:2:($5 + 10) with boxes lc variable, \
+	'' using 0:2:3:4 with yerrorbars lc rgb "black" pt 0, \
+	'' using 0:(0):xtic(1) with points pt -1
+
+set output dir . "/engine_fairness.png"
+set title "engine time shares of saturated instances vs their weights (1:1, 1:2:4, 1:8)"
+set ylabel "share of engine time"
+set yrange [0:1]
+unset label 1
+set key top left
+plot dir . "/fairness.dat" using 0:3 with boxes lc rgb "#3b7dd8" title "measured (median)", \
+	'' using 0:3:4:5 with yerrorbars lc rgb "black" pt 0 notitle, \
+	'' using 0:2 with points pt 7 ps 1.5 lc rgb "red" title "weight / sum of weights", \
+	'' using 0:(0):xtic(1) with points pt -1 notitle

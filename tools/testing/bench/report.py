@@ -40,6 +40,22 @@ SIDES = {"mgpu": 1, "test_mdev": 1, "null": 1, "mbochs": 2,
          "mbochs-large": 2, "mbochs-small": 2, "mtty": 2}
 
 
+# Weight mixes of the engine fairness measurement (vm-bench).
+ENGINE_MIXES = ["1:1", "1:2:4", "1:8"]
+ENGINE_METRICS = [
+    ("engine_fill", "engine FILL, 8 MiB in VRAM"),
+    ("engine_copy", "engine COPY, 8 MiB within VRAM"),
+    ("engine_from_ram", "engine COPY_FROM_RAM, 8 MiB"),
+    ("engine_to_ram", "engine COPY_TO_RAM, 8 MiB"),
+    ("cpu_memset", "memset, 8 MiB, same process"),
+    ("cpu_memcpy", "memcpy, 8 MiB, same process"),
+]
+
+
+def mix_weights(mix):
+    return [int(w) for w in mix.split(":")]
+
+
 class Stat:
     """Median, min and max of one metric over the rounds."""
 
@@ -340,6 +356,43 @@ class Report:
             self.target("migration %s >= 0.5x memcpy" % name,
                         "mgpu/memcpy %s" % rfmt(r), r, 0.5)
 
+    def engine(self):
+        self.p("## 6. The mgpu compute engine: throughput (MB/s) and "
+               "fairness")
+        self.p()
+        self.table(["metric", "what", "MB/s"],
+                   [[m, what, cell(self.get("mgpu-engine", m))]
+                    for m, what in ENGINE_METRICS])
+        self.table(["engine / CPU", "ratio"], [
+            ["FILL / memset", rfmt(ratio(self.get("mgpu-engine", "engine_fill"),
+                                         self.get("mgpu-engine", "cpu_memset")))],
+            ["COPY / memcpy", rfmt(ratio(self.get("mgpu-engine", "engine_copy"),
+                                         self.get("mgpu-engine", "cpu_memcpy")))]])
+        self.p("Shares of engine time (engine_time_ns) of saturated eighths "
+               "on one GPU:")
+        self.p()
+        rows = []
+        worst = None
+        for mix in ENGINE_MIXES:
+            ws = mix_weights(mix)
+            for i, w in enumerate(ws):
+                st = self.get("fair-" + mix, "share%d" % i)
+                want = w / sum(ws)
+                dev = "-"
+                if st:
+                    dev = "%+.2f %%" % ((st.median / want - 1) * 100)
+                    off = max(abs(st.min / want - 1), abs(st.max / want - 1))
+                    worst = max(worst or 0, off * 100)
+                rows.append([mix, str(i), str(w), "%.4f" % want,
+                             "-" if not st else "%.4f (%.4f-%.4f)"
+                             % (st.median, st.min, st.max), dev])
+        self.table(["weights", "instance", "weight", "expected share",
+                    "measured share", "median off by"], rows)
+        self.target("engine shares within 5 % of the weights",
+                    "worst round %s" % ("-" if worst is None
+                                        else "%.2f %%" % worst),
+                    worst, 5, higher_is_better=False)
+
     def summary(self):
         self.p("## Targets")
         self.p()
@@ -353,6 +406,7 @@ class Report:
         self.mmap()
         self.memory()
         self.migration()
+        self.engine()
         self.summary()
         return "\n".join(self.out)
 
@@ -403,6 +457,19 @@ class Report:
             ("mbochs-small (1024)",
              self.get("mbochs-small", "mem_per_instance@1024")),
             ("mtty (24)", self.get("mtty", "mem_per_instance@24"))])
+        bars("engine", [(m.replace("engine_", "engine ")
+                         .replace("cpu_", "cpu "), self.get("mgpu-engine", m))
+                        for m, _ in ENGINE_METRICS])
+        with open(os.path.join(out_dir, "fairness.dat"), "w") as f:
+            f.write("# label expected median min max\n")
+            for mix in ENGINE_MIXES:
+                ws = mix_weights(mix)
+                for i, w in enumerate(ws):
+                    st = self.get("fair-" + mix, "share%d" % i)
+                    if st:
+                        f.write('"%s: w%d" %g %g %g %g\n'
+                                % (mix, w, w / sum(ws), st.median, st.min,
+                                   st.max))
         bars("migration", [
             ("mgpu save", self.get("mgpu", "save_MiBps")),
             ("mgpu resume", self.get("mgpu", "resume_MiBps")),
