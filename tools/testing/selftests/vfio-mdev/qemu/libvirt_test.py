@@ -73,6 +73,14 @@ def sysfs_type(fn, mtype, attr):
     return ql.sysfs_read(os.path.join(PCI, fn, 'mdev_supported_types', mtype, attr)).strip()
 
 
+def bind_gpus(fns):
+    """Give the stand-in PCI functions @fns to mgpu through driver_override."""
+    for fn in fns:
+        if not os.path.isdir(os.path.join(ql.MDEV_BUS, fn)):
+            ql.sysfs_write(os.path.join(PCI, fn, 'driver_override'), 'mgpu')
+            ql.sysfs_write('/sys/bus/pci/drivers_probe', fn)
+
+
 # --------------------------------------------------------------------------
 # libvirtd inside the VM (see /work notes: the host root is read-only)
 
@@ -332,15 +340,15 @@ def domain_xml(uuid, qtest_path):
 """ % (DOMAIN, shutil.which(ql.QEMU_BINARY), uuid, SLOT, qtest_path)
 
 
-def t_domain_screenshot(tmp, results):
-    """A domain with the instance display='on'; virsh screenshot shows it."""
-    fn = GPUS[0]
-    m = ql.Mdev(fn, 'mgpu-quarter')
-    m.create()
+def domain_screenshot(uuid, tmp, shot):
+    """Start a domain with instance @uuid display='on', draw the picture
+    into it, and check that `virsh screenshot` to @shot (plus .png or
+    .ppm, whichever QEMU wrote) shows it.  Returns the screenshot's path.
+    """
     qpath = os.path.join(tmp, 'qtest.sock')
     path = os.path.join(tmp, 'domain.xml')
     with open(path, 'w') as f:
-        f.write(domain_xml(m.uuid, qpath))
+        f.write(domain_xml(uuid, qpath))
     virsh('define', path)
     q = None
     try:
@@ -361,7 +369,6 @@ def t_domain_screenshot(tmp, results):
             q.writew(b2 + MMIO_DISPI + 2 * DISPI[reg], val)
         q.writew(b2 + MMIO_DISPI + 2 * DISPI['enable'], DISPI_ENABLED_LFB)
         q.write(b0, raw)
-        shot = os.path.join(results, 'libvirt-screenshot')
         # The display is refreshed asynchronously: retry until it shows the mode.
         deadline = time.monotonic() + 20
         while True:
@@ -382,11 +389,21 @@ def t_domain_screenshot(tmp, results):
             ext = '.png' if f.read(4) == b'\x89PNG' else '.ppm'
         os.replace(shot, shot + ext)
         print('# screenshot %dx%d matches the picture: %s' % (w, h, shot + ext), flush=True)
+        return shot + ext
     finally:
         if q is not None:
             q.close()
         virsh('destroy', DOMAIN, check_rc=False)
         virsh('undefine', DOMAIN, check_rc=False)
+
+
+def t_domain_screenshot(tmp, results):
+    """A domain with the instance display='on'; virsh screenshot shows it."""
+    m = ql.Mdev(GPUS[0], 'mgpu-quarter')
+    m.create()
+    try:
+        domain_screenshot(m.uuid, tmp, os.path.join(results, 'libvirt-screenshot'))
+    finally:
         m.remove(timeout=60)
     check(not m.exists(), 'instance left after the domain')
 
@@ -405,10 +422,7 @@ def main():
     if not os.path.isdir('/sys/bus/pci/drivers/mgpu'):
         tap.plan(0, 'mgpu is not loaded')
         return 4
-    for fn in GPUS:
-        if not os.path.isdir(os.path.join(ql.MDEV_BUS, fn)):
-            ql.sysfs_write(os.path.join(PCI, fn, 'driver_override'), 'mgpu')
-            ql.sysfs_write('/sys/bus/pci/drivers_probe', fn)
+    bind_gpus(GPUS)
     ql.install_watchdog(600)
     tmp = tempfile.mkdtemp(prefix='libvirt-test-')
     results = os.environ.get('RESULTS') or tmp
