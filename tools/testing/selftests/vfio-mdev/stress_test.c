@@ -4,11 +4,12 @@
  *
  *  - ops: 8 threads, each doing at least 10,000 random operations (create,
  *    remove, open through VFIO, close, read) on a shared set of UUIDs over
- *    every type of both mgpu GPUs and both test_mdev parents.  Refusals
- *    that races explain (EEXIST, EUSERS, ENODEV, EBUSY, ENOENT) are counted;
- *    any other result, a thread stuck for HANG_MS, or a total beyond
- *    DEADLINE_MS fails.  Afterwards everything is removed and every type's
- *    available_instances is what it was.  A thread holding an mgpu instance
+ *    every type of both mgpu GPUs and both test_mdev parents.  The refusals
+ *    that a race explains are listed per operation and failing step, with
+ *    the race, in allowed[] and counted; any other result, a thread stuck
+ *    for HANG_MS, or a total beyond DEADLINE_MS fails.  Afterwards
+ *    everything is removed and every type's available_instances is what
+ *    it was.  A thread holding an mgpu instance
  *    closes it when its REQ eventfd fires, as QEMU would; a thread that
  *    holds a device never removes one, so removals only wait for holders
  *    that keep going.  Thread i draws from seed + i (the seed is printed;
@@ -144,10 +145,49 @@ static const char *const op_names[NR_OPS] = {
 	"create", "remove", "open", "close", "read",
 };
 
-/* What races explain; anything else is a failure. */
-static const int ok_errnos[] = { 0, EEXIST, EUSERS, ENODEV, EBUSY, ENOENT };
+/*
+ * Every refusal that a race between the threads explains, per operation
+ * and, for an open, per step of vfio_client_open() that failed (its
+ * failed_at).  Any other result fails the test; each entry says which race
+ * it is, so that an errno is never accepted where it would hide a bug.
+ */
+struct allowed {
+	enum op op;
+	const char *step;	/* the open's failing step, NULL otherwise */
+	int err;
+	const char *why;
+};
 
-#define NR_RESULTS	ARRAY_SIZE(ok_errnos)
+static const struct allowed allowed[] = {
+	{ OP_CREATE, NULL, EEXIST, "the UUID exists (on any parent)" },
+	{ OP_CREATE, NULL, EUSERS, "the type has no instance left" },
+	{ OP_REMOVE, NULL, ENOENT, "no instance has the UUID" },
+	{ OP_REMOVE, NULL, ENODEV, "another thread is removing it" },
+	{ OP_REMOVE, NULL, EBUSY, "another thread is still creating it" },
+	{ OP_OPEN, "iommu_group", ENOENT, "no instance has the UUID" },
+	{ OP_OPEN, "group", ENOENT, "the group's /dev node went after the lookup" },
+	{ OP_OPEN, "group", ENXIO, "the group's cdev is being deleted" },
+	{ OP_OPEN, "group", EBUSY, "another thread has the group open" },
+	{ OP_OPEN, "group", ENODEV, "the group lost its device" },
+	{ OP_OPEN, "VFIO_GROUP_SET_CONTAINER", ENODEV, "the group lost its device" },
+	/* SET_IOMMU's EINVAL for the same race is counted apart, as ENODEV. */
+	{ OP_OPEN, "VFIO_SET_IOMMU", ENODEV, "the group lost its device" },
+	{ OP_OPEN, "VFIO_GROUP_GET_DEVICE_FD", ENODEV, "the device is being removed" },
+	/* The threads are one process: one single-usage instance at a time. */
+	{ OP_OPEN, "VFIO_GROUP_GET_DEVICE_FD", EBUSY, "single usage: another is open" },
+};
+
+#define NR_ALLOWED	ARRAY_SIZE(allowed)
+
+/* Unexpected results, by kind, for the report (the first few kinds). */
+#define NR_UNEXPECTED	8
+
+struct unexpected {
+	enum op op;
+	const char *step;
+	int err;
+	unsigned long count;
+};
 
 struct worker {
 	pthread_t thread;
@@ -166,29 +206,66 @@ struct worker {
 	int cur_uuid;
 	bool finished;
 	/* Results. */
-	unsigned long count[NR_OPS][NR_RESULTS];
+	unsigned long ok[NR_OPS];
+	unsigned long refused[NR_ALLOWED];
+	struct unexpected unexpected[NR_UNEXPECTED];
 	unsigned long bad;
 	unsigned long req_closes;
 	unsigned long set_iommu_races;
 	char first_bad[192];
 };
 
-static void record(struct worker *w, enum op which, int ret, int idx,
-		   const char *detail)
+static bool same_step(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Adds @n to the kind (@which, @step, @err) in @table, if it has room. */
+static void count_unexpected(struct unexpected *table, enum op which,
+			     const char *step, int err, unsigned long n)
 {
 	unsigned int i;
 
-	for (i = 0; i < NR_RESULTS; i++) {
-		if (-ret == ok_errnos[i]) {
-			w->count[which][i]++;
+	for (i = 0; i < NR_UNEXPECTED; i++) {
+		struct unexpected *u = &table[i];
+
+		if (!u->count) {
+			*u = (struct unexpected){ which, step, err, 0 };
+		} else if (u->op != which || u->err != err ||
+			   !same_step(u->step, step)) {
+			continue;
+		}
+		u->count += n;
+		return;
+	}
+}
+
+/*
+ * @step: the step of an open that failed (vfio_client's failed_at), or
+ * what a failed read was reading; NULL for the other operations.
+ */
+static void record(struct worker *w, enum op which, int ret, int idx,
+		   const char *step)
+{
+	unsigned int i;
+
+	if (!ret) {
+		w->ok[which]++;
+		return;
+	}
+	for (i = 0; i < NR_ALLOWED; i++) {
+		if (allowed[i].op == which && allowed[i].err == -ret &&
+		    same_step(allowed[i].step, step)) {
+			w->refused[i]++;
 			return;
 		}
 	}
+	count_unexpected(w->unexpected, which, step, -ret, 1);
 	if (!w->bad++)
 		snprintf(w->first_bad, sizeof(w->first_bad),
 			 "thread %u op %u: %s %s%s%s: %s", w->id, w->done,
 			 op_names[which], idx >= 0 ? w->uuids[idx] : "-",
-			 detail ? " at " : "", detail ?: "", strerror(-ret));
+			 step ? " at " : "", step ?: "", strerror(-ret));
 }
 
 static void do_create(struct worker *w)
@@ -391,37 +468,39 @@ FIXTURE_TEARDOWN(stress)
 	EXPECT_EQ(0, test_module_unload_wait());
 }
 
+/* The histogram of results: per operation, per failing step and errno. */
 static void print_counts(struct __test_metadata *_metadata,
 			 const struct worker *w)
 {
-	unsigned long sum[NR_OPS][NR_RESULTS] = { { 0 } };
-	unsigned long total, req_closes = 0, races = 0;
-	unsigned int i, op, r;
-	char line[160];
-	int len;
+	struct unexpected unexpected[NR_UNEXPECTED] = { { 0 } };
+	unsigned long ok[NR_OPS] = { 0 }, refused[NR_ALLOWED] = { 0 };
+	unsigned long req_closes = 0, races = 0;
+	unsigned int i, j;
 
 	for (i = 0; i < THREADS; i++) {
-		for (op = 0; op < NR_OPS; op++)
-			for (r = 0; r < NR_RESULTS; r++)
-				sum[op][r] += w[i].count[op][r];
+		for (j = 0; j < NR_OPS; j++)
+			ok[j] += w[i].ok[j];
+		for (j = 0; j < NR_ALLOWED; j++)
+			refused[j] += w[i].refused[j];
+		for (j = 0; j < NR_UNEXPECTED && w[i].unexpected[j].count; j++)
+			count_unexpected(unexpected, w[i].unexpected[j].op,
+					 w[i].unexpected[j].step,
+					 w[i].unexpected[j].err,
+					 w[i].unexpected[j].count);
 		req_closes += w[i].req_closes;
 		races += w[i].set_iommu_races;
 	}
-	len = snprintf(line, sizeof(line), "%-7s %7s", "op", "total");
-	for (r = 0; r < NR_RESULTS; r++)
-		len += snprintf(line + len, sizeof(line) - len, " %7s",
-				r ? strerrorname_np(ok_errnos[r]) : "ok");
-	TH_LOG("%s", line);
-	for (op = 0; op < NR_OPS; op++) {
-		for (total = 0, r = 0; r < NR_RESULTS; r++)
-			total += sum[op][r];
-		len = snprintf(line, sizeof(line), "%-7s %7lu",
-			       op_names[op], total);
-		for (r = 0; r < NR_RESULTS; r++)
-			len += snprintf(line + len, sizeof(line) - len,
-					" %7lu", sum[op][r]);
-		TH_LOG("%s", line);
-	}
+	for (j = 0; j < NR_OPS; j++)
+		TH_LOG("%-6s ok %26s %8lu", op_names[j], "", ok[j]);
+	for (j = 0; j < NR_ALLOWED; j++)
+		TH_LOG("%-6s %-6s at %-24s %6lu  (%s)", op_names[allowed[j].op],
+		       strerrorname_np(allowed[j].err), allowed[j].step ?: "-",
+		       refused[j], allowed[j].why);
+	for (j = 0; j < NR_UNEXPECTED && unexpected[j].count; j++)
+		TH_LOG("%-6s %-6s at %-24s %6lu  UNEXPECTED",
+		       op_names[unexpected[j].op],
+		       strerrorname_np(unexpected[j].err),
+		       unexpected[j].step ?: "-", unexpected[j].count);
 	TH_LOG("closes on a REQ (instance being removed): %lu", req_closes);
 	TH_LOG("opens whose group lost its device before SET_IOMMU (EINVAL, as ENODEV): %lu",
 	       races);
