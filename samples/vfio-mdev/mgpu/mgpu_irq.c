@@ -11,6 +11,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/lockdep.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
@@ -136,10 +137,14 @@ void mgpu_irq_reset(struct mgpu_device *mgpu)
  */
 int mgpu_irq_info(struct mgpu_device *mgpu, struct vfio_irq_info *info)
 {
-	if (info->index >= VFIO_PCI_NUM_IRQS)
+	u32 index = info->index;
+
+	if (index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
-	info->flags = mgpu_irq_infos[info->index].flags;
-	info->count = mgpu_irq_infos[info->index].count;
+	/* User-controlled: no speculative read beyond the table either. */
+	index = array_index_nospec(index, VFIO_PCI_NUM_IRQS);
+	info->flags = mgpu_irq_infos[index].flags;
+	info->count = mgpu_irq_infos[index].count;
 	return 0;
 }
 
@@ -327,6 +332,7 @@ int mgpu_set_irqs(struct mgpu_device *mgpu, struct vfio_irq_set *hdr,
 
 	if (hdr->index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
+	hdr->index = array_index_nospec(hdr->index, VFIO_PCI_NUM_IRQS);
 	ret = vfio_set_irqs_validate_and_prepare(hdr,
 						 mgpu_irq_infos[hdr->index].count,
 						 VFIO_PCI_NUM_IRQS, &data_size);

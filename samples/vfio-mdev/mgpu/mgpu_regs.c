@@ -17,6 +17,7 @@
 #include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
+#include <linux/nospec.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/time64.h>
@@ -162,7 +163,8 @@ static u32 mgpu_dispi_shift(u32 off)
 
 static u32 mgpu_dispi_read(struct mgpu_device *mgpu, u32 off, u32 width)
 {
-	u32 reg = mgpu->regs.dispi[off >> 1] >> mgpu_dispi_shift(off);
+	unsigned int index = array_index_nospec(off >> 1, MGPU_DISPI_REGS);
+	u32 reg = mgpu->regs.dispi[index] >> mgpu_dispi_shift(off);
 
 	return width == 1 ? reg & 0xff : reg;
 }
@@ -170,7 +172,8 @@ static u32 mgpu_dispi_read(struct mgpu_device *mgpu, u32 off, u32 width)
 static void mgpu_dispi_write(struct mgpu_device *mgpu, u32 off, u32 width,
 			     u32 val)
 {
-	unsigned int index = off >> 1;
+	/* Guest-controlled, and it indexes a table of functions. */
+	unsigned int index = array_index_nospec(off >> 1, MGPU_DISPI_REGS);
 	u16 old = mgpu->regs.dispi[index];
 	u16 new = val;
 
@@ -182,7 +185,12 @@ static void mgpu_dispi_write(struct mgpu_device *mgpu, u32 off, u32 width,
 	mgpu->regs.dispi[index] = mgpu_dispi_filters[index](mgpu, old, new);
 }
 
-/* ---- 32-bit register files: QEMU extended registers, control block ------- */
+/*
+ * ---- 32-bit register files: QEMU extended registers, control block -------
+ *
+ * The block dispatch bounds-checks the guest's offset; the accessors clamp
+ * it again with array_index_nospec(), as the tables hold function pointers.
+ */
 
 /**
  * struct mgpu_reg32 - a 32-bit register
@@ -232,13 +240,17 @@ static const struct mgpu_reg32 mgpu_qext_regs[MGPU_MMIO_QEXT_SIZE / 4] = {
 
 static u32 mgpu_qext_read(struct mgpu_device *mgpu, u32 off, u32 width)
 {
-	return mgpu_reg32_read(&mgpu_qext_regs[off / 4], mgpu);
+	u32 i = array_index_nospec(off / 4, ARRAY_SIZE(mgpu_qext_regs));
+
+	return mgpu_reg32_read(&mgpu_qext_regs[i], mgpu);
 }
 
 static void mgpu_qext_write(struct mgpu_device *mgpu, u32 off, u32 width,
 			    u32 val)
 {
-	mgpu_reg32_write(&mgpu_qext_regs[off / 4], mgpu, val);
+	u32 i = array_index_nospec(off / 4, ARRAY_SIZE(mgpu_qext_regs));
+
+	mgpu_reg32_write(&mgpu_qext_regs[i], mgpu, val);
 }
 
 /* Store new interrupt state; only a change can move the interrupt line. */
@@ -320,13 +332,17 @@ static const struct mgpu_reg32 mgpu_ctrl_regs[MGPU_CTRL_SIZE / 4] = {
 
 static u32 mgpu_ctrl_read(struct mgpu_device *mgpu, u32 off, u32 width)
 {
-	return mgpu_reg32_read(&mgpu_ctrl_regs[off / 4], mgpu);
+	u32 i = array_index_nospec(off / 4, ARRAY_SIZE(mgpu_ctrl_regs));
+
+	return mgpu_reg32_read(&mgpu_ctrl_regs[i], mgpu);
 }
 
 static void mgpu_ctrl_write(struct mgpu_device *mgpu, u32 off, u32 width,
 			    u32 val)
 {
-	mgpu_reg32_write(&mgpu_ctrl_regs[off / 4], mgpu, val);
+	u32 i = array_index_nospec(off / 4, ARRAY_SIZE(mgpu_ctrl_regs));
+
+	mgpu_reg32_write(&mgpu_ctrl_regs[i], mgpu, val);
 }
 
 /**
