@@ -100,10 +100,9 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type *type,
 }
 
 /*
- * Adds the device, links it to its type and binds the vendor driver.  The
- * ADD uevent is held back until all of that is done, so that a udev rule
- * (or libvirt) that reacts to it finds mdev_type, iommu_group and the
- * driver's files already there.
+ * Adds the device, links it to its type and binds the vendor driver, with
+ * its uevents held back: mdev_device_announce() sends them once the
+ * instance is usable.
  */
 static int mdev_device_publish(struct mdev_device *mdev)
 {
@@ -124,9 +123,6 @@ static int mdev_device_publish(struct mdev_device *mdev)
 	if (ret)
 		goto out_unlink;
 
-	dev_set_uevent_suppress(dev, false);
-	kobject_uevent(&dev->kobj, KOBJ_ADD);
-	kobject_uevent(&dev->kobj, KOBJ_BIND);
 	return 0;
 
 out_unlink:
@@ -134,6 +130,27 @@ out_unlink:
 out_del:
 	device_del(dev);
 	return ret;
+}
+
+/*
+ * Makes a published instance ACTIVE and only then sends its ADD and BIND
+ * uevents: the ABI says ADD means usable, so a udev rule (or libvirt)
+ * reacting to it finds mdev_type, iommu_group and the driver's files, and
+ * may remove the instance at once.  A removal claims the instance by its
+ * state and then unbinds the driver, which takes the device lock: holding
+ * it here keeps that removal's UNBIND and REMOVE after this ADD and BIND,
+ * and the instance alive until they are sent.
+ */
+static void mdev_device_announce(struct mdev_device *mdev)
+{
+	struct device *dev = &mdev->dev;
+
+	device_lock(dev);
+	WRITE_ONCE(mdev->state, MDEV_STATE_ACTIVE);
+	dev_set_uevent_suppress(dev, false);
+	kobject_uevent(&dev->kobj, KOBJ_ADD);
+	kobject_uevent(&dev->kobj, KOBJ_BIND);
+	device_unlock(dev);
 }
 
 /**
@@ -185,10 +202,11 @@ int mdev_device_create(struct mdev_type *type, const guid_t *uuid)
 	if (ret)
 		goto out_unindex;
 
-	WRITE_ONCE(mdev->state, MDEV_STATE_ACTIVE);
+	/* Once ACTIVE, a remove may free it: log while it is still ours. */
+	dev_dbg(&mdev->dev, "created\n");
+	mdev_device_announce(mdev);
 	mutex_unlock(&parent->create_lock);
 	up_read(&parent->unreg_sem);
-	dev_dbg(&mdev->dev, "created\n");
 	return 0;
 
 out_unindex:

@@ -3,8 +3,9 @@
  * vfio-mdev uevent tests, read from a NETLINK_KOBJECT_UEVENT socket: the
  * parent's CHANGE events with MDEV_STATE=registered/unregistered, an
  * instance's ADD sent only once its directory is complete (checked the moment
- * the event arrives), BIND after ADD, UNBIND then REMOVE on removal, and no
- * event at all for a creation that fails.
+ * the event arrives), BIND after ADD, a removal written on ADD that
+ * succeeds, UNBIND then REMOVE on removal, and no event at all for a
+ * creation that fails.
  */
 
 #define _GNU_SOURCE
@@ -224,6 +225,47 @@ TEST_F(uevent, add_after_complete)
 		if (_metadata->passed == 0)
 			break;
 	}
+}
+
+/*
+ * ADD means the instance is usable (the ABI), so a udev rule that removes
+ * an instance as soon as it is added must succeed: no EBUSY from an
+ * instance still being created.  The removal is written the moment the
+ * ADD event arrives, while the creating thread may still be in the core.
+ */
+TEST_F(uevent, remove_on_add)
+{
+	unsigned int round, busy = 0;
+	struct creator c;
+	pthread_t thread;
+	int ret;
+
+	ASSERT_EQ(0, test_module_load(""));
+	for (round = 0; round < 10 * ADD_ROUNDS; round++) {
+		uuid_gen(self->uuid);
+		c.uuid = self->uuid;
+		c.parent = round % 2;
+		c.type = round % 3;
+		drain(self->fd);
+		ASSERT_EQ(0, pthread_create(&thread, NULL, create_thread, &c));
+		ret = wait_event(self->fd, "add", self->uuid, "");
+		EXPECT_EQ(1, ret)
+			TH_LOG("round %u: no ADD event", round);
+		ret = ret == 1 ? mdev_remove(self->uuid) : -ETIMEDOUT;
+		pthread_join(thread, NULL);
+		ASSERT_EQ(0, c.ret);
+		if (ret == -EBUSY)
+			busy++;
+		else
+			EXPECT_EQ(0, ret)
+				TH_LOG("round %u: remove on ADD: %s", round,
+				       strerror(-ret));
+		if (mdev_exists(self->uuid))
+			ASSERT_EQ(0, mdev_remove(self->uuid));
+	}
+	EXPECT_EQ(0U, busy)
+		TH_LOG("%u of %u removals on ADD found the instance still being created",
+		       busy, round);
 }
 
 TEST_F(uevent, unbind_then_remove)
