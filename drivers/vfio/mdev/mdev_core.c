@@ -251,19 +251,16 @@ static void mdev_device_destroy(struct mdev_device *mdev)
  * @mdev: an instance whose removal the caller has claimed by moving it from
  *	%MDEV_STATE_ACTIVE to %MDEV_STATE_REMOVING
  *
- * Return: 0, or -ENODEV when the parent is being unregistered, which
- * removes the instance anyway.
+ * The caller holds its parent's unreg_sem for reading, taken while the
+ * instance was still certain to exist; this function releases it once the
+ * instance is gone.
  */
-int mdev_device_remove(struct mdev_device *mdev)
+void mdev_device_remove(struct mdev_device *mdev)
 {
 	struct mdev_parent *parent = mdev->type->parent;
 
-	if (!down_read_trylock(&parent->unreg_sem))
-		return -ENODEV;
-
 	mdev_device_destroy(mdev);
 	up_read(&parent->unreg_sem);
-	return 0;
 }
 
 static int mdev_destroy_child(struct device *dev, void *parent)

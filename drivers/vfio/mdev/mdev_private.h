@@ -33,6 +33,6 @@ int mdev_create_type_links(struct mdev_device *mdev);
 void mdev_remove_type_links(struct mdev_device *mdev);
 
 int mdev_device_create(struct mdev_type *type, const guid_t *uuid);
-int mdev_device_remove(struct mdev_device *mdev);
+void mdev_device_remove(struct mdev_device *mdev);
 
 #endif /* MDEV_PRIVATE_H */

@@ -468,8 +468,9 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
 	struct mdev_device *mdev = to_mdev_device(dev);
+	struct mdev_parent *parent;
 	unsigned long val;
-	int state, ret;
+	int state;
 
 	/* kstrtoul() would stop at an embedded NUL and accept "1\0junk". */
 	if (strnlen(buf, count) != count || kstrtoul(buf, 0, &val))
@@ -483,12 +484,27 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	if (state == MDEV_STATE_REMOVING)
 		return -ENODEV;
 
-	/* Our own file goes with the device: leave kernfs before we wait. */
-	if (!device_remove_file_self(dev, attr))
+	/*
+	 * Until device_remove_file_self(), this write keeps the instance and
+	 * its parent alive: an unregistration deletes the instance, which
+	 * waits for the write to return.  After it nothing does, so the
+	 * parent is pinned first: mdev_unregister_parent() cannot start, let
+	 * alone free the instance and the parent, until mdev_device_remove()
+	 * drops unreg_sem.  A failed trylock means it has started and removes
+	 * the instance itself.
+	 */
+	parent = mdev->type->parent;
+	if (!down_read_trylock(&parent->unreg_sem))
 		return -ENODEV;
 
-	ret = mdev_device_remove(mdev);
-	return ret ? ret : count;
+	/* Our own file goes with the device: leave kernfs before we wait. */
+	if (!device_remove_file_self(dev, attr)) {
+		up_read(&parent->unreg_sem);
+		return -ENODEV;
+	}
+
+	mdev_device_remove(mdev);
+	return count;
 }
 static DEVICE_ATTR_WO(remove);
 

@@ -4,7 +4,8 @@
  * for the last slots of a type or a parent (exactly as many winners as free
  * slots, every loser EUSERS), for one UUID (exactly one winner, every loser
  * EEXIST) and for one instance's remove file (exactly one winner, every loser
- * ENODEV); the counts are exact afterwards.
+ * ENODEV), and removals against their parents' unregistration (each
+ * removal wins or gets ENODEV); the counts are exact afterwards.
  */
 
 #define _GNU_SOURCE
@@ -271,6 +272,56 @@ TEST_F(slots, remove_same_instance)
 		EXPECT_EQ(0, mdev_count());
 		EXPECT_EQ(3, type_available(round % 2, 1));
 	}
+}
+
+static void *unload_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->ret = test_module_unload();
+	return NULL;
+}
+
+/*
+ * Removals racing with the unregistration of their parents (test_mdev's
+ * unload): each removal either removes its instance or finds the parent
+ * going away (ENODEV), the unload always succeeds, and nothing is left.
+ * A removal must not touch the instance or the parent once the
+ * unregistration has freed them; run under KASAN by make check-debug.
+ */
+TEST_F(slots, remove_during_unregister)
+{
+	const unsigned int removers = RACERS - 1;
+	struct racer r[RACERS];
+	unsigned int i, round, won = 0;
+	char path[PATH_MAX];
+
+	for (round = 0; round < ROUNDS; round++) {
+		for (i = 0; i < removers; i++) {
+			aim_racer(&r[i], i % 2, 0);
+			ASSERT_EQ(0, mdev_create(r[i].parent, 0, r[i].uuid));
+			r[i].fd = open(mdev_path(path, r[i].uuid, "remove"),
+				       O_WRONLY | O_CLOEXEC);
+			ASSERT_LE(0, r[i].fd);
+			r[i].fn = remove_racer;
+		}
+		r[removers].fn = unload_racer;
+		ASSERT_EQ(0, race(r, RACERS, NULL));
+		for (i = 0; i < removers; i++)
+			close(r[i].fd);
+		EXPECT_EQ(0, r[removers].ret)
+			TH_LOG("round %u: unload: %s", round,
+			       strerror(-r[removers].ret));
+		won += count_ret(r, removers, 1);
+		EXPECT_EQ(removers, count_ret(r, removers, 1) +
+				    count_ret(r, removers, -ENODEV));
+		EXPECT_FALSE(module_loaded(TEST_MODULE_NAME));
+		EXPECT_EQ(0, mdev_count());
+		ASSERT_EQ(0, test_module_reload("capacity=20,3"));
+	}
+	TH_LOG("%u of %u removals won against the unregistration", won,
+	       ROUNDS * removers);
 }
 
 /* Creations racing with removals of other instances of the same type. */
