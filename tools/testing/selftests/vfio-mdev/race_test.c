@@ -400,16 +400,25 @@ static void *remove_chaser(void *arg)
 
 /*
  * A removal that starts while the instance is still being created: EBUSY
- * until creation is over, and the instance is removed after all.
+ * until creation is over, and the instance is removed after all.  Every
+ * probe sleeps PROBE_DELAY_MS (test_mdev's probe_delay_ms), so the chaser
+ * certainly writes while the instance is visible but not yet usable: it
+ * must get EBUSY then, in every round, never any other error, and its
+ * removal must succeed once the creation did.
  */
+#define PROBE_DELAY_MS	100
+
 TEST_F(slots, remove_during_create)
 {
-	char uuid[UUID_STR_LEN];
+	char uuid[UUID_STR_LEN], params[64];
 	struct chaser c;
 	pthread_t thread;
 	unsigned int round, busy = 0;
 	long long end;
 
+	snprintf(params, sizeof(params), "capacity=20,3 probe_delay_ms=%d",
+		 PROBE_DELAY_MS);
+	ASSERT_EQ(0, test_module_reload(params));
 	for (round = 0; round < 4 * ROUNDS; round++) {
 		uuid_gen(uuid);
 		memset(&c, 0, sizeof(c));
@@ -424,6 +433,9 @@ TEST_F(slots, remove_during_create)
 		EXPECT_EQ(0, c.ret);
 		EXPECT_EQ(0U, c.other)
 			TH_LOG("round %u: remove returned %d", round, c.last_other);
+		EXPECT_LT(0U, c.busy)
+			TH_LOG("round %u: no EBUSY during a %d ms creation",
+			       round, PROBE_DELAY_MS);
 		EXPECT_FALSE(mdev_exists(uuid));
 		busy += c.busy;
 		ASSERT_TRUE(_metadata->passed);
@@ -431,7 +443,7 @@ TEST_F(slots, remove_during_create)
 	EXPECT_EQ(0, mdev_count());
 	EXPECT_EQ(20, type_available(0, 0));
 	EXPECT_EQ(3, type_available(1, 1));
-	TH_LOG("%u EBUSY answers seen", busy);
+	TH_LOG("%u EBUSY answers seen in %u rounds", busy, round);
 }
 
 /* shared_max: racers on all three types of one parent share 8 slots. */

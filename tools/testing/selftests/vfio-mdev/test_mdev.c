@@ -15,6 +15,7 @@
 #include <linux/bits.h>
 #include <linux/device.h>
 #include <linux/err.h>
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/mdev.h>
 #include <linux/module.h>
@@ -103,6 +104,38 @@ static const struct kernel_param_ops fail_probe_ops = {
 module_param_cb(fail_probe, &fail_probe_ops, &fail_probe, 0644);
 MODULE_PARM_DESC(fail_probe,
 		 "If non-zero, every probe fails with -fail_probe (0-4095, runtime writable, default 0)");
+
+/*
+ * How long every probe sleeps before it does anything, so that a test can
+ * act on an instance that is certainly still being created.  Capped: a
+ * creation must never look hung.
+ */
+#define TEST_PROBE_DELAY_MAX_MS	10000
+
+static unsigned int probe_delay_ms;
+
+static int probe_delay_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int value;
+	int err;
+
+	err = kstrtouint(val, 0, &value);
+	if (err)
+		return err;
+	if (value > TEST_PROBE_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, value);
+	return 0;
+}
+
+static const struct kernel_param_ops probe_delay_ops = {
+	.set = probe_delay_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(probe_delay_ms, &probe_delay_ops, &probe_delay_ms, 0644);
+MODULE_PARM_DESC(probe_delay_ms,
+		 "Every probe first sleeps this long (0-10000 ms, runtime writable, default 0)");
 
 /**
  * struct test_type - one type of one parent
@@ -420,9 +453,12 @@ static void test_vfio_del(struct mdev_device *mdev)
 
 static int test_probe(struct mdev_device *mdev)
 {
+	unsigned int delay = READ_ONCE(probe_delay_ms);
 	int fail = READ_ONCE(fail_probe);
 	int ret;
 
+	if (delay)
+		msleep(delay);
 	if (fail)
 		return -fail;
 	if (use_vfio) {
