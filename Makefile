@@ -80,14 +80,16 @@ checkpatch: $(KSRC_STAMP)
 	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet --show-types \
 		--ignore FILE_PATH_CHANGES -f $(SOURCES)
 
-# sparse checks every file (C=2); any line it prints about our sources fails.
+# sparse checks every file (C=2), rebuilt or not; any line it prints about
+# our sources fails.  Neither check runs "clean": kbuild's clean of an
+# external module deletes every .ko under the repo, build/ included (the
+# cached debug kernel's modules and build/debug-modules), and kbuild
+# recompiles by itself when W=1 or KCFLAGS change a command line.
 sparse:
-	$(KBUILD) clean >/dev/null
 	$(KBUILD) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
 	@! grep -E '^$(CURDIR)/.*: (warning|error):' $(BUILD)/sparse.log
 
 werror:
-	$(KBUILD) clean >/dev/null
 	$(KBUILD) W=1 KCFLAGS=-Werror modules
 
 # kernel-doc must parse every comment without a warning, and every exported
@@ -139,6 +141,9 @@ bench: deps
 vm: modules
 	$(VM) --interactive
 
+# kbuild's clean deletes every .ko under the repo, the cached debug kernel's
+# modules too: forget that cache, so that check-debug builds it again.
 clean:
 	$(KBUILD) clean
+	rm -f $(BUILD)/debug-kernel/config-hash
 	-$(MAKE) -C $(SELFTESTS) KSFT_DIR=$(KSRC)/tools/testing/selftests clean
