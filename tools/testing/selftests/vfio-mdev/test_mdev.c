@@ -152,7 +152,6 @@ struct test_instance {
 
 static struct class test_class = {
 	.name = "mdev_test",
-	.owner = THIS_MODULE,
 };
 
 static struct test_parent *test_parents[TEST_MAX_PARENTS];
@@ -365,7 +364,7 @@ static void test_vfio_request(struct vfio_device *vdev, unsigned int count)
 
 static void test_vfio_release(struct vfio_device *vdev)
 {
-	vfio_free_device(vdev);
+	mdev_vfio_free_device(vdev);
 }
 
 /*
@@ -379,6 +378,7 @@ static const struct vfio_device_ops test_vfio_ops = {
 	.close_device = test_vfio_close_device,
 	.ioctl = test_vfio_ioctl,
 	.request = test_vfio_request,
+	MDEV_VFIO_EMULATED_IOMMUFD_OPS
 };
 
 /**
