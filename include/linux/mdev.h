@@ -14,6 +14,7 @@
 #define MDEV_H
 
 #include <linux/device.h>
+#include <linux/mdev_compat.h>
 #include <linux/mutex.h>
 #include <linux/rhashtable-types.h>
 #include <linux/rwsem.h>

@@ -31,12 +31,12 @@ static void mdev_bus_remove(struct device *dev)
  * when an instance is created, so a driver registered later never grabs
  * another vendor's instances.
  */
-static int mdev_bus_match(struct device *dev, struct device_driver *drv)
+static int mdev_bus_match(struct device *dev, mdev_match_driver_t *drv)
 {
 	return 0;
 }
 
-struct bus_type mdev_bus_type = {
+MDEV_BUS_TYPE mdev_bus_type = {
 	.name	= "mdev",
 	.probe	= mdev_bus_probe,
 	.remove	= mdev_bus_remove,

@@ -16,7 +16,7 @@ enum mdev_state {
 	MDEV_STATE_REMOVING,
 };
 
-extern struct bus_type mdev_bus_type;
+extern MDEV_BUS_TYPE mdev_bus_type;
 extern const struct attribute_group *mdev_device_groups[];
 
 #define to_mdev_type_attr(_attr) \

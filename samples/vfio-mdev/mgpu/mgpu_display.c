@@ -502,7 +502,7 @@ static int mgpu_dmabuf_mmap(struct dma_buf *buf, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &mgpu_dmabuf_vm_ops;
 	vma->vm_private_data = buf->priv;
 	return 0;

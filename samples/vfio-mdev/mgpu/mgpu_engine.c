@@ -31,7 +31,6 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/vfio.h>
-#include <asm/unaligned.h>
 
 #include "mgpu.h"
 

@@ -42,7 +42,7 @@ static const struct {
 static void mgpu_signal(struct eventfd_ctx *trigger)
 {
 	if (trigger)
-		eventfd_signal(trigger, 1);
+		mdev_eventfd_signal(trigger);
 }
 
 /*
@@ -56,7 +56,7 @@ static void mgpu_intx_deliver(struct mgpu_device *mgpu, bool asserted)
 	if (!asserted || irq->intx_masked || !irq->intx || irq->stopped ||
 	    mgpu_config_intx_disabled(mgpu))
 		return;
-	eventfd_signal(irq->intx, 1);
+	mdev_eventfd_signal(irq->intx);
 	irq->intx_masked = true;
 }
 
@@ -76,7 +76,7 @@ static void mgpu_msi_deliver(struct mgpu_device *mgpu, u32 asserted)
 	if (!(asserted & ~irq->msi_sent) || !irq->msi || irq->stopped ||
 	    !mgpu_config_bus_master(mgpu))
 		return;
-	eventfd_signal(irq->msi, 1);
+	mdev_eventfd_signal(irq->msi);
 	irq->msi_sent = asserted;
 }
 
@@ -394,7 +394,7 @@ void mgpu_request(struct vfio_device *vdev, unsigned int count)
 
 	mutex_lock(&mgpu->lock);
 	if (mgpu->irq.req)
-		eventfd_signal(mgpu->irq.req, 1);
+		mdev_eventfd_signal(mgpu->irq.req);
 	else if (!count)
 		dev_notice(vdev->dev,
 			   "no REQ eventfd: removal waits until user space closes the device\n");

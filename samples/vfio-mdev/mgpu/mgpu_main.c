@@ -99,7 +99,6 @@ static_assert(ARRAY_SIZE(mgpu_profiles) == MGPU_NR_PROFILES);
 
 static struct class mgpu_class = {
 	.name = MGPU_NAME,
-	.owner = THIS_MODULE,
 };
 
 /**

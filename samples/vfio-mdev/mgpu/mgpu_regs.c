@@ -21,7 +21,6 @@
 #include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/time64.h>
-#include <asm/unaligned.h>
 
 #include "mgpu.h"
 

@@ -213,7 +213,7 @@ static void mgpu_release_dev(struct vfio_device *vdev)
 	mgpu_migration_release(mgpu);
 	mgpu_vram_free(mgpu);
 	mutex_destroy(&mgpu->lock);
-	vfio_free_device(vdev);
+	mdev_vfio_free_device(vdev);
 }
 
 static int mgpu_open_device(struct vfio_device *vdev)
@@ -531,6 +531,7 @@ static const struct vfio_device_ops mgpu_dev_ops = {
 	.mmap = mgpu_mmap,
 	.request = mgpu_request,
 	.dma_unmap = mgpu_engine_dma_unmap,
+	MDEV_VFIO_EMULATED_IOMMUFD_OPS
 };
 
 /* ---- mdev driver ------------------------------------------------------ */

@@ -351,7 +351,7 @@ static struct page *mgpu_ram_page(struct mgpu_device *mgpu, pgoff_t index)
 
 static void mgpu_ram_mmap_prepare(struct vm_area_struct *vma)
 {
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 }
 
 static vm_fault_t mgpu_ram_fault_insert(struct mgpu_device *mgpu,

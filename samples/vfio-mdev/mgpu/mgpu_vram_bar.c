@@ -118,7 +118,7 @@ static int mgpu_bar_touch(struct mgpu_device *mgpu, pgoff_t index)
  */
 static void mgpu_bar_mmap_prepare(struct vm_area_struct *vma)
 {
-	vma->vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
 }
 

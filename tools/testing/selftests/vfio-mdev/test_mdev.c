@@ -185,7 +185,6 @@ struct test_instance {
 
 static struct class test_class = {
 	.name = "mdev_test",
-	.owner = THIS_MODULE,
 };
 
 static struct test_parent *test_parents[TEST_MAX_PARENTS];
@@ -398,7 +397,7 @@ static void test_vfio_request(struct vfio_device *vdev, unsigned int count)
 
 static void test_vfio_release(struct vfio_device *vdev)
 {
-	vfio_free_device(vdev);
+	mdev_vfio_free_device(vdev);
 }
 
 /*
@@ -412,6 +411,7 @@ static const struct vfio_device_ops test_vfio_ops = {
 	.close_device = test_vfio_close_device,
 	.ioctl = test_vfio_ioctl,
 	.request = test_vfio_request,
+	MDEV_VFIO_EMULATED_IOMMUFD_OPS
 };
 
 /**
