@@ -20,7 +20,26 @@
 #include <linux/rwsem.h>
 #include <linux/uuid.h>
 
+struct kvm;
 struct mdev_type;
+struct mm_struct;
+struct vfio_device;
+
+/**
+ * struct mdev_usage_claim - who holds an open single-usage instance
+ * @node: entry in the core's list of claims; empty while there is none
+ * @kvm: the KVM instance the device was opened with (a reference is held),
+ *	or NULL
+ * @mm: the address space of the process that opened it (mmgrab()ed, so
+ *	that no later process can have the same one), or NULL
+ *
+ * Core internal, see mdev_usage_claim().
+ */
+struct mdev_usage_claim {
+	struct list_head node;
+	struct kvm *kvm;
+	struct mm_struct *mm;
+};
 
 /**
  * struct mdev_device - one mediated device instance
@@ -32,6 +51,7 @@ struct mdev_type;
  *	with cmpxchg() so that exactly one remover wins
  * @rcu: core internal: defers the free past lockless readers of the UUID
  *	index, which may still compare @uuid after the instance left it
+ * @usage: core internal: the single-usage claim while the device is open
  *
  * Vendor drivers get one in their &mdev_driver.probe and may use @dev and
  * @type; everything else belongs to the core.
@@ -43,6 +63,7 @@ struct mdev_device {
 	struct rhash_head uuid_node;
 	int state;
 	struct rcu_head rcu;
+	struct mdev_usage_claim usage;
 };
 
 /**
@@ -50,8 +71,9 @@ struct mdev_device {
  * @MDEV_USAGE_UNDECLARED: the driver says nothing; the file is absent
  * @MDEV_USAGE_SHARED: "N": one user-space application (VM) may be assigned
  *	several instances of this type
- * @MDEV_USAGE_SINGLE: "Y": one application may hold only one instance of
- *	this type at a time; the vendor driver enforces it when a device is
+ * @MDEV_USAGE_SINGLE: "Y": an application (a VM) may have only one
+ *	instance open at a time among all "Y" types, of any parent; the
+ *	vendor driver enforces it with mdev_usage_claim() when the device is
  *	opened
  */
 enum mdev_usage_restriction {
@@ -229,5 +251,8 @@ void mdev_unregister_parent(struct mdev_parent *parent);
 
 int mdev_register_driver(struct mdev_driver *drv);
 void mdev_unregister_driver(struct mdev_driver *drv);
+
+int mdev_usage_claim(struct mdev_device *mdev, struct vfio_device *vdev);
+void mdev_usage_release(struct mdev_device *mdev);
 
 #endif /* MDEV_H */

@@ -63,6 +63,9 @@ static void mdev_device_release(struct device *dev)
 {
 	struct mdev_device *mdev = to_mdev_device(dev);
 
+	/* A driver that forgot mdev_usage_release() leaves no dangling claim */
+	if (WARN_ON_ONCE(!list_empty(&mdev->usage.node)))
+		mdev_usage_release(mdev);
 	/* Pairs with the get in mdev_device_alloc() */
 	kobject_put(&mdev->type->kobj);
 	/*
@@ -88,6 +91,7 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type *type,
 	mdev->dev.groups = mdev_device_groups;
 	mdev->type = type;
 	mdev->state = MDEV_STATE_CREATING;
+	INIT_LIST_HEAD(&mdev->usage.node);
 	guid_copy(&mdev->uuid, uuid);
 	/* The type outlives its instances; pairs with mdev_device_release() */
 	kobject_get(&type->kobj);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Mediated device core: declarations shared by the core's three files
- * (mdev_core.c: lifecycle, mdev_sysfs.c: sysfs, mdev_driver.c: bus).
+ * Mediated device core: declarations shared by the core's files
+ * (mdev_core.c: lifecycle, mdev_sysfs.c: sysfs, mdev_driver.c: bus,
+ * mdev_usage.c: the single usage restriction).
  */
 
 #ifndef MDEV_PRIVATE_H

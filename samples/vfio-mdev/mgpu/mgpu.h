@@ -456,10 +456,6 @@ struct mgpu_engine_state {
  *	no plane (mgpu_display_init() zeroes it)
  * @vram: the VRAM backend's state; its own locking makes the fault and bulk
  *	paths independent of @lock
- * @opener_mm: the mm of the process that opened the device (grabbed with
- *	mmgrab()), for the single usage restriction; NULL while closed.  Under
- *	the open-instance lock of mgpu_vfio.c, not @lock.
- * @open_node: entry in the list of open instances, under the same lock
  * @mig: the migration state machine (mgpu_migration.c)
  * @engine: the compute engine (mgpu_engine.c, scheduled by mgpu_sched.c)
  */
@@ -480,8 +476,6 @@ struct mgpu_device {
 	u32 next_dmabuf_id;
 
 	struct mgpu_vram vram;
-	struct mm_struct *opener_mm;
-	struct list_head open_node;
 	struct mgpu_migration mig;
 	struct mgpu_engine engine;
 };

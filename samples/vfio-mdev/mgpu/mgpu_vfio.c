@@ -3,7 +3,7 @@
  * mgpu_vfio.c - the glue between an mgpu instance and its users: the mdev
  * driver that turns a new instance into a VFIO device, and the
  * vfio_device_ops that serve it to user space (regions, ioctls, mmap,
- * open and close, and the single usage restriction).
+ * open and close, where the core enforces the single usage restriction).
  *
  * Region accesses through read/write: an access that starts inside a region
  * and runs past its end is clipped to the end (a short read or write, as
@@ -17,20 +17,11 @@
 #include <linux/mdev.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
-#include <linux/sched.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "mgpu.h"
-
-/*
- * Open instances, for the single usage restriction: a process may have
- * only one instance of a single-usage profile open, whatever its GPU.
- */
-static DEFINE_MUTEX(mgpu_open_lock);	/* protects mgpu_open_list, opener_mm */
-static LIST_HEAD(mgpu_open_list);	/* of mgpu_device.open_node */
 
 /* Config space and BAR2 are copied through the stack in chunks this big. */
 #define MGPU_BOUNCE_SIZE	256
@@ -120,64 +111,6 @@ static void mgpu_reset_locked(struct mgpu_device *mgpu)
 	mgpu_irq_reset(mgpu);
 }
 
-/* ---- Single usage ----------------------------------------------------- */
-
-static bool mgpu_single_usage(const struct mgpu_device *mgpu)
-{
-	return mgpu->profile->usage == MDEV_USAGE_SINGLE;
-}
-
-/* Another open single-usage instance of @mm, or NULL. */
-static struct mgpu_device *mgpu_single_user_of(struct mm_struct *mm)
-{
-	struct mgpu_device *other;
-
-	lockdep_assert_held(&mgpu_open_lock);
-	list_for_each_entry(other, &mgpu_open_list, open_node)
-		if (other->opener_mm == mm && mgpu_single_usage(other))
-			return other;
-	return NULL;
-}
-
-/*
- * Records the opener.  The mm is grabbed so that its address cannot be
- * reused by another process while the device is open (the fd may outlive
- * the process that opened it).
- */
-static int mgpu_claim(struct mgpu_device *mgpu)
-{
-	struct mm_struct *mm = current->mm;
-	struct mgpu_device *other;
-	int ret = 0;
-
-	mutex_lock(&mgpu_open_lock);
-	other = mm && mgpu_single_usage(mgpu) ? mgpu_single_user_of(mm) : NULL;
-	if (other) {
-		dev_info(mgpu->vdev.dev,
-			 "%s[%d] already has single-usage instance %s open\n",
-			 current->comm, task_pid_nr(current),
-			 dev_name(other->vdev.dev));
-		ret = -EBUSY;
-	} else {
-		if (mm)
-			mmgrab(mm);
-		mgpu->opener_mm = mm;
-		list_add(&mgpu->open_node, &mgpu_open_list);
-	}
-	mutex_unlock(&mgpu_open_lock);
-	return ret;
-}
-
-static void mgpu_unclaim(struct mgpu_device *mgpu)
-{
-	mutex_lock(&mgpu_open_lock);
-	list_del_init(&mgpu->open_node);
-	if (mgpu->opener_mm)
-		mmdrop(mgpu->opener_mm);
-	mgpu->opener_mm = NULL;
-	mutex_unlock(&mgpu_open_lock);
-}
-
 /* ---- vfio_device_ops: life ------------------------------------------- */
 
 static int mgpu_init_dev(struct vfio_device *vdev)
@@ -195,7 +128,6 @@ static int mgpu_init_dev(struct vfio_device *vdev)
 	if (ret)
 		return ret;
 	mutex_init(&mgpu->lock);
-	INIT_LIST_HEAD(&mgpu->open_node);
 	mgpu_engine_init(mgpu);
 	mgpu_display_init(mgpu);
 	mgpu_migration_init(mgpu);
@@ -216,9 +148,10 @@ static void mgpu_release_dev(struct vfio_device *vdev)
 	mdev_vfio_free_device(vdev);
 }
 
+/* The fractional profiles are single-usage: the core enforces it. */
 static int mgpu_open_device(struct vfio_device *vdev)
 {
-	return mgpu_claim(vdev_to_mgpu(vdev));
+	return mdev_usage_claim(vdev_to_mgpu(vdev)->mdev, vdev);
 }
 
 /*
@@ -243,7 +176,7 @@ static void mgpu_close_device(struct vfio_device *vdev)
 	mgpu_engine_resume(mgpu);
 
 	mgpu_vram_scrub(mgpu);
-	mgpu_unclaim(mgpu);
+	mdev_usage_release(mgpu->mdev);
 }
 
 /* ---- vfio_device_ops: regions ----------------------------------------- */

@@ -28,7 +28,7 @@ export MDEV_TEST_MODULE=${MDEV_TEST_MODULE:-$dir/test_mdev.ko}
 export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/drivers/vfio/mdev/mdev.ko}
 
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
-	vfio_test lifecycle_test mdevctl_test.sh
+	vfio_test usage_test lifecycle_test mdevctl_test.sh
 	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
 	mgpu_pci_test mgpu_engine_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
 	mgpu_display_test@pci mgpu_migration_test@pci

@@ -343,15 +343,20 @@ static void account_instance(struct test_type *type, int delta)
 	mutex_unlock(&parent->live_lock);
 }
 
+/* Honours what the usage parameter made the type declare. */
 static int test_vfio_open_device(struct vfio_device *vdev)
 {
-	atomic_inc(&to_test_instance(vdev)->open_count);
-	return 0;
+	int ret = mdev_usage_claim(to_mdev_device(vdev->dev), vdev);
+
+	if (!ret)
+		atomic_inc(&to_test_instance(vdev)->open_count);
+	return ret;
 }
 
 static void test_vfio_close_device(struct vfio_device *vdev)
 {
 	atomic_dec(&to_test_instance(vdev)->open_count);
+	mdev_usage_release(to_mdev_device(vdev->dev));
 }
 
 /**

@@ -52,6 +52,13 @@ int vfio_client_open(struct vfio_client *c, const char *uuid)
 int vfio_client_open_group(struct vfio_client *c, int group_id,
 			   const char *uuid)
 {
+	int ret = vfio_client_attach(c, group_id, -1);
+
+	return ret ? ret : vfio_client_get_device(c, uuid);
+}
+
+int vfio_client_attach(struct vfio_client *c, int group_id, int container)
+{
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[PATH_MAX];
 	int ret;
@@ -59,7 +66,10 @@ int vfio_client_open_group(struct vfio_client *c, int group_id,
 	vfio_client_init(c);
 	c->group_id = group_id;
 	c->failed_at = "container";
-	c->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (container >= 0)
+		c->container = fcntl(container, F_DUPFD_CLOEXEC, 0);
+	else
+		c->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	if (c->container < 0)
 		goto err;
 	if (ioctl(c->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
@@ -80,12 +90,10 @@ int vfio_client_open_group(struct vfio_client *c, int group_id,
 	c->failed_at = "VFIO_GROUP_SET_CONTAINER";
 	if (ioctl(c->group, VFIO_GROUP_SET_CONTAINER, &c->container))
 		goto err;
+	/* A shared container has its IOMMU from its first group. */
 	c->failed_at = "VFIO_SET_IOMMU";
-	if (ioctl(c->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		goto err;
-	c->failed_at = "VFIO_GROUP_GET_DEVICE_FD";
-	c->device = ioctl(c->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	if (c->device < 0)
+	if (container < 0 &&
+	    ioctl(c->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
 		goto err;
 	c->failed_at = NULL;
 	return 0;
@@ -93,6 +101,21 @@ err:
 	ret = -errno;
 	vfio_client_close(c);
 	return ret;
+}
+
+int vfio_client_get_device(struct vfio_client *c, const char *uuid)
+{
+	int ret;
+
+	c->failed_at = "VFIO_GROUP_GET_DEVICE_FD";
+	c->device = ioctl(c->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	if (c->device < 0) {
+		ret = -errno;
+		vfio_client_close(c);
+		return ret;
+	}
+	c->failed_at = NULL;
+	return 0;
 }
 
 void vfio_client_close_device(struct vfio_client *c)

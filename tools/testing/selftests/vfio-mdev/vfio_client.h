@@ -43,6 +43,15 @@ int vfio_client_open(struct vfio_client *c, const char *uuid);
  */
 int vfio_client_open_group(struct vfio_client *c, int group_id,
 			   const char *uuid);
+/*
+ * vfio_client_open_group() in two steps, for a caller that does something in
+ * between (such as adding the group to a KVM VM): first the group attached
+ * to a container, a new one when @container is -1, else (a dup of) that
+ * container, whose IOMMU is already set; then the device fd.  Each closes
+ * everything of @c when it fails and leaves c->failed_at set.
+ */
+int vfio_client_attach(struct vfio_client *c, int group_id, int container);
+int vfio_client_get_device(struct vfio_client *c, const char *uuid);
 /* Closes the device fd only (that is what ends the open device). */
 void vfio_client_close_device(struct vfio_client *c);
 void vfio_client_close(struct vfio_client *c);
