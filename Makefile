@@ -6,6 +6,7 @@
 #
 #   make            build every module against $(KDIR)
 #   make lint       checkpatch --strict, sparse, a W=1 -Werror build, kernel-doc
+#   make lint-all   make lint against every installed kernel (6.1 and 6.12)
 #   make check      build + lint + every kselftest in the VM
 #   make check-debug  every kselftest in the VM on the debug kernel (KASAN, lockdep ...)
 #   make demo       the demo, in the VM
@@ -21,15 +22,22 @@
 # so that a Debian point release does not break CI, and never "the newest"
 # first, so that installing a second kernel (6.12) changes nothing until
 # KVER=... asks for it.
-ifeq ($(origin KVER),undefined)
-KVER := $(shell dpkg-query -W -f='$${Depends}' linux-headers-amd64 2>/dev/null | \
+DEFAULT_KVER := $(shell dpkg-query -W -f='$${Depends}' linux-headers-amd64 2>/dev/null | \
 	sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p' | grep . || \
 	if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
 	else ls -v /usr/src 2>/dev/null | \
 	sed -n 's/^linux-headers-\(.*-amd64\)$$/\1/p' | tail -n 1; fi)
+ifeq ($(origin KVER),undefined)
+KVER := $(DEFAULT_KVER)
 endif
 KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) /usr/src/linux-headers-$(KVER))
 export KVER
+
+# Every installed kernel the VM can boot and the modules can build for (a
+# /boot/vmlinuz and a build directory), oldest first: what lint-all,
+# check-dkms and CI go through.  "make kvers" prints them.
+KVERS := $(shell ls -v /lib/modules 2>/dev/null | while read -r v; do \
+	[ -r /boot/vmlinuz-$$v ] && [ -d /lib/modules/$$v/build ] && echo $$v; done)
 
 # The kernel source package: checkpatch, sparse helpers, kernel-doc and the
 # kselftest harness come from it.  Unpacked once into build/.
@@ -37,8 +45,20 @@ BUILD := $(CURDIR)/build
 # The source of the same series as KVER (6.1.0-57-amd64 -> linux-source-6.1).
 KSERIES := $(shell echo $(KVER) | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
 SRC_TARBALL ?= $(wildcard /usr/src/linux-source-$(KSERIES).tar.xz)
-KSRC ?= $(BUILD)/$(basename $(basename $(notdir $(SRC_TARBALL))))
+KSRC ?= $(BUILD)/linux-source-$(KSERIES)
 KSRC_STAMP := $(KSRC)/.unpacked
+
+# The selftests are user space: one build serves every kernel.  They use the
+# kselftest harness of the default kernel's series (they read its
+# _metadata->passed and ->skip, which 6.12's harness no longer has) and the
+# uAPI headers of the newest installed source (bookworm's linux-libc-dev has
+# neither iommufd nor the VFIO device cdev), so the same binaries run on 6.1,
+# skipping what it lacks, and on 6.12.
+HARNESS_SERIES := $(shell echo $(DEFAULT_KVER) | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
+HARNESS_KSRC := $(BUILD)/linux-source-$(HARNESS_SERIES)
+UAPI_TARBALL := $(lastword $(shell ls -v /usr/src/linux-source-*.tar.xz 2>/dev/null))
+UAPI_KSRC := $(BUILD)/$(basename $(basename $(notdir $(UAPI_TARBALL))))
+UAPI := $(BUILD)/uapi
 
 # Our Kconfig symbols, switched on for the out-of-tree build.
 KCONFIG_OPTS := CONFIG_VFIO_MDEV=m CONFIG_SAMPLE_VFIO_MDEV_MGPU=m \
@@ -54,7 +74,7 @@ SOURCES = $(shell git ls-files -co --exclude-standard -- '*.[ch]' 2>/dev/null)
 KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
-.PHONY: all modules selftests lint checkpatch sparse werror kerneldoc \
+.PHONY: all modules selftests lint lint-all checkpatch sparse werror kerneldoc kvers \
 	deps check demo bench vm clean source debug-kernel debug-modules \
 	check-debug
 
@@ -63,18 +83,33 @@ all: modules selftests
 modules:
 	$(KBUILD) modules
 
-$(KSRC_STAMP): $(SRC_TARBALL)
-	@test -n "$(SRC_TARBALL)" || { echo "/usr/src/linux-source-$(KSERIES).tar.xz missing: apt-get install linux-source-$(KSERIES)" >&2; exit 1; }
+# Any linux-source-X.Y, unpacked once into build/linux-source-X.Y.
+$(BUILD)/linux-source-%/.unpacked:
+	@test -r /usr/src/linux-source-$*.tar.xz || { echo "/usr/src/linux-source-$*.tar.xz missing: apt-get install linux-source-$*" >&2; exit 1; }
 	mkdir -p $(BUILD)
-	tar -C $(BUILD) -xJf $(SRC_TARBALL)
+	tar -C $(BUILD) -xJf /usr/src/linux-source-$*.tar.xz
 	touch $@
 
 source: $(KSRC_STAMP)
 
-selftests: $(KSRC_STAMP)
-	$(MAKE) -C $(SELFTESTS) KSFT_DIR=$(KSRC)/tools/testing/selftests
+$(UAPI)/.installed: $(UAPI_KSRC)/.unpacked
+	$(MAKE) -s -C $(UAPI_KSRC) headers_install INSTALL_HDR_PATH=$(UAPI)
+	echo $(UAPI_KSRC) > $@
+
+selftests: $(HARNESS_KSRC)/.unpacked $(UAPI)/.installed
+	$(MAKE) -C $(SELFTESTS) KSFT_DIR=$(HARNESS_KSRC)/tools/testing/selftests \
+		KHDR_INCLUDES="-isystem $(UAPI)/include"
+
+kvers:
+	@echo $(KVERS)
 
 lint: checkpatch sparse werror kerneldoc
+
+# make lint against every installed kernel (KVERS), then the modules again
+# for KVER, so that the repo's .ko files stay the ones the VM boots with.
+lint-all:
+	set -e; for v in $(KVERS); do $(MAKE) KVER=$$v lint; done
+	+$(MAKE) modules
 
 # The one header that compares kernel versions (include/linux/mdev_compat.h)
 # is exempt from the checks against doing so, and from CONST_STRUCT for the

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/module.h>
 #include <linux/netlink.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
@@ -97,12 +98,31 @@ const char *other_core_module_path(void)
 
 	if (val && *val)
 		return val;
+	static const char * const suffixes[] = { "", ".xz", ".zst", ".gz", NULL };
+	unsigned int i;
+
+	if (val && *val)
+		return val;
 	if (uname(&uts))
 		return "";
-	snprintf(buf, sizeof(buf),
-		 "/lib/modules/%s/kernel/drivers/vfio/mdev/mdev.ko",
-		 uts.release);
+	/* 6.1's Debian modules are plain .ko, 6.12's are .ko.xz. */
+	for (i = 0; suffixes[i]; i++) {
+		snprintf(buf, sizeof(buf),
+			 "/lib/modules/%s/kernel/drivers/vfio/mdev/mdev.ko%s",
+			 uts.release, suffixes[i]);
+		if (!access(buf, F_OK))
+			break;
+	}
 	return buf;
+}
+
+static bool is_compressed_module(const char *path)
+{
+	size_t len = strlen(path);
+
+	return (len > 3 && (!strcmp(path + len - 3, ".xz") ||
+			    !strcmp(path + len - 3, ".gz"))) ||
+	       (len > 4 && !strcmp(path + len - 4, ".zst"));
 }
 
 int module_load(const char *path, const char *params)
@@ -112,7 +132,13 @@ int module_load(const char *path, const char *params)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = syscall(__NR_finit_module, fd, params ? params : "", 0);
+	/*
+	 * A compressed module is the kernel's to decompress (5.17 and later,
+	 * with CONFIG_MODULE_DECOMPRESS, as Debian's kernels have).
+	 */
+	ret = syscall(__NR_finit_module, fd, params ? params : "",
+		      is_compressed_module(path) ?
+		      MODULE_INIT_COMPRESSED_FILE : 0);
 	ret = ret ? -errno : 0;
 	close(fd);
 	return ret;
