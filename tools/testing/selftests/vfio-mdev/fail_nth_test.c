@@ -13,6 +13,8 @@
  *  - create of an mgpu instance, whose probe allocates the VFIO device and
  *    places it in the GPU's VRAM: the same, with every profile's placement
  *    count on both GPUs unchanged;
+ *  - removal of an instance through its remove file, on both: either gone
+ *    with the counts as before, or whole and then removable;
  *  - opening an instance through VFIO (container, group, IOMMU, device fd),
  *    on test_mdev and mgpu: everything closes, test_open_count is back to
  *    0, mgpu's single-usage claim is released, and a clean open works;
@@ -29,6 +31,9 @@
  * gets a "fail_nth_test: <pass>: fail-nth <n>" line before each iteration,
  * so that a report there tells its n.  Memory leaks show up in the runner's
  * kmemleak scan; crashes, KASAN, lockdep reports and WARNs in its log scan.
+ *
+ * Module load, parent registration and module removal have their sweeps in
+ * fail_nth_module_test.c.
  *
  * Without fault injection in the kernel (Debian's kernel has none) every
  * test is skipped.  main() configures debugfs and puts it back afterwards.
@@ -52,13 +57,11 @@
 
 #include "kselftest_harness.h"
 #include "common.h"
+#include "fail_nth_lib.h"
 #include "mgpu_lib.h"
 #include "mig_client.h"
 #include "vfio_client.h"
 
-/* Far more than any path here has: reaching it fails the pass. */
-#define NTH_MAX		2000U
-#define DEBUGFS		"/sys/kernel/debug"
 #define PAGE		4096UL
 
 /* test_mdev's defaults: two parents (as mgpu has two GPUs), three types. */
@@ -69,263 +72,6 @@ static bool fi_ready;
 static char fi_why[256];
 static bool mgpu_ready;
 static char mgpu_why[256];
-
-/* ---- debugfs: fault injection set up, and put back ------------------------ */
-
-struct fi_knob {
-	char path[PATH_MAX];
-	char saved[32];
-	bool changed;
-};
-
-#define FI_KNOBS	16
-static struct fi_knob fi_knobs[FI_KNOBS];
-static unsigned int fi_nr_knobs;
-
-/* A value and a newline (printk_devkmsg takes nothing else). */
-static int knob_write(const char *path, const char *value)
-{
-	char buf[40];
-	int len = snprintf(buf, sizeof(buf), "%s\n", value);
-
-	return sysfs_write(path, buf, len);
-}
-
-static int fi_set(const char *path, const char *value)
-{
-	struct fi_knob *k;
-	int ret;
-
-	if (fi_nr_knobs == FI_KNOBS)
-		return -ENOSPC;
-	k = &fi_knobs[fi_nr_knobs];
-	snprintf(k->path, sizeof(k->path), "%s", path);
-	ret = sysfs_read(k->path, k->saved, sizeof(k->saved));
-	if (ret < 0)
-		return ret;
-	chomp(k->saved);
-	ret = knob_write(k->path, value);
-	if (ret < 0)
-		return ret;
-	k->changed = true;
-	fi_nr_knobs++;
-	return 0;
-}
-
-static void fi_restore(void)
-{
-	while (fi_nr_knobs--) {
-		struct fi_knob *k = &fi_knobs[fi_nr_knobs];
-
-		if (k->changed)
-			knob_write(k->path, k->saved);
-	}
-	fi_nr_knobs = 0;
-}
-
-/*
- * GFP_KERNEL allocations may fail (they are exempt by default), order-0
- * pages too, and nobody prints a stack trace for an injected failure (the
- * runner's log scan would report it).  User pages (highmem) stay exempt:
- * an injected failure there would only retry the page fault.
- */
-static bool fi_setup(char *why, size_t len)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
-		 (long)syscall(SYS_gettid));
-	if (!path_exists(path)) {
-		snprintf(why, len,
-			 "no /proc/self/task/<tid>/fail-nth (CONFIG_FAULT_INJECTION)");
-		return false;
-	}
-	if (!path_exists(DEBUGFS "/failslab")) {
-		snprintf(why, len, "no %s/failslab (CONFIG_FAILSLAB, debugfs)",
-			 DEBUGFS);
-		return false;
-	}
-	ret = fi_set(DEBUGFS "/failslab/ignore-gfp-wait", "N");
-	if (!ret && path_exists(DEBUGFS "/fail_page_alloc")) {
-		ret = fi_set(DEBUGFS "/fail_page_alloc/ignore-gfp-wait", "N");
-		ret = ret ?: fi_set(DEBUGFS "/fail_page_alloc/min-order", "0");
-	}
-	/*
-	 * Best effort: the per-iteration markers in the kernel log, all of
-	 * them (printk.devkmsg= on the command line locks this).
-	 */
-	if (!ret)
-		fi_set("/proc/sys/kernel/printk_devkmsg", "on");
-	dir = opendir(DEBUGFS);
-	while (!ret && dir && (de = readdir(dir))) {
-		if (strncmp(de->d_name, "fail", 4))
-			continue;
-		snprintf(path, sizeof(path), DEBUGFS "/%s/verbose", de->d_name);
-		if (path_exists(path))
-			ret = fi_set(path, "0");
-	}
-	if (dir)
-		closedir(dir);
-	if (ret) {
-		snprintf(why, len, "configuring %s: %s", DEBUGFS,
-			 strerror(-ret));
-		fi_restore();
-		return false;
-	}
-	return true;
-}
-
-/* ---- fail-nth ----------------------------------------------------------------- */
-
-struct nth {
-	int fd;			/* this thread's fail-nth */
-	int kmsg;		/* /dev/kmsg for markers, or -1 */
-	const char *what;	/* the pass, in markers */
-	unsigned int n;		/* the fault point that fails */
-	unsigned int absorbed;	/* injected, yet the operation succeeded */
-	int errs[16];		/* the errnos returned, and how often */
-	unsigned int counts[16];
-	int groups;		/* IOMMU groups in sysfs between iterations */
-	unsigned int leaks;	/* iterations after which there were more */
-	unsigned int leak_at[8];
-};
-
-#define IOMMU_GROUPS	"/sys/kernel/iommu_groups"
-
-static int nth_open(struct nth *s, const char *what)
-{
-	char path[64];
-
-	memset(s, 0, sizeof(*s));
-	s->what = what;
-	s->groups = dir_count(IOMMU_GROUPS);
-	s->kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
-		 (long)syscall(SYS_gettid));
-	s->fd = open(path, O_RDWR | O_CLOEXEC);
-	return s->fd < 0 ? -errno : 0;
-}
-
-static void nth_close(struct nth *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->kmsg >= 0)
-		close(s->kmsg);
-	s->fd = -1;
-	s->kmsg = -1;
-}
-
-/*
- * Between iterations: every instance and open of the last one is gone, so
- * the IOMMU groups are as many as before the pass.  A group left behind
- * is counted once, and the sweep goes on.
- */
-static void nth_check_groups(struct nth *s, unsigned int last)
-{
-	int groups = dir_count(IOMMU_GROUPS);
-
-	if (groups > s->groups && s->leaks++ < ARRAY_SIZE(s->leak_at))
-		s->leak_at[s->leaks - 1] = last;
-	s->groups = groups;
-}
-
-/*
- * From here on, the n-th fault point this thread passes fails.  The kernel
- * log gets a marker first, to tell which n a report comes from.
- */
-static int nth_arm(struct nth *s)
-{
-	char buf[96];
-	int len;
-
-	nth_check_groups(s, s->n - 1);
-	if (s->kmsg >= 0) {
-		len = snprintf(buf, sizeof(buf), "fail_nth_test: %s: fail-nth %u\n",
-			       s->what, s->n);
-		if (write(s->kmsg, buf, len) != len) {
-			close(s->kmsg);
-			s->kmsg = -1;
-		}
-	}
-	len = snprintf(buf, sizeof(buf), "%u", s->n);
-	return pwrite(s->fd, buf, len, 0) == len ? 0 : -errno;
-}
-
-/*
- * Disarms.  1 if the failure was injected (the counter ran down to 0), 0 if
- * the operation passed fewer fault points, -errno if fail-nth cannot be
- * written.  A failed read means that the read itself met the armed point:
- * the operation did not.
- */
-static int nth_disarm(struct nth *s)
-{
-	char buf[16];
-	ssize_t len;
-	int tries;
-
-	len = pread(s->fd, buf, sizeof(buf) - 1, 0);
-	for (tries = 0; pwrite(s->fd, "0", 1, 0) != 1; tries++)
-		if (tries == 2)
-			return -errno;
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
-	return strtoul(buf, NULL, 10) == 0;
-}
-
-static void nth_errno(struct nth *s, int err)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(s->errs); i++) {
-		if (!s->counts[i])
-			s->errs[i] = err;
-		if (s->errs[i] == err) {
-			s->counts[i]++;
-			return;
-		}
-	}
-}
-
-/*
- * "37 fault points; 35 failed with ENOMEM 34, EFAULT 1; 2 absorbed", and
- * the IOMMU groups left behind, which fail the test.  Call it once the
- * last iteration has cleaned up.
- */
-static void nth_report(struct __test_metadata *_metadata, struct nth *s)
-{
-	const char *what = s->what;
-	char buf[256];
-	unsigned int i, failed = 0;
-	int len = 0;
-
-	nth_check_groups(s, s->n);
-	for (i = 0; i < ARRAY_SIZE(s->errs) && s->counts[i]; i++) {
-		failed += s->counts[i];
-		len += snprintf(buf + len, sizeof(buf) - len, "%s%s %u",
-				i ? ", " : "", strerrorname_np(s->errs[i]) ?:
-				"?", s->counts[i]);
-		if (len >= (int)sizeof(buf))
-			break;
-	}
-	if (!failed)
-		snprintf(buf, sizeof(buf), "-");
-	TH_LOG("%s: %u fault points; %u failed with %s; %u absorbed",
-	       what, s->n - 1, failed, buf, s->absorbed);
-	for (len = 0, i = 0; i < s->leaks && i < ARRAY_SIZE(s->leak_at); i++)
-		len += snprintf(buf + len, sizeof(buf) - len, " %u",
-				s->leak_at[i]);
-	EXPECT_EQ(0U, s->leaks)
-		TH_LOG("%s: an IOMMU group left behind %u times, at fail-nth%s",
-		       what, s->leaks, buf);
-	nth_close(s);
-}
-
-/* ---- removal --------------------------------------------------------------- */
 
 /* ---- instances on test_mdev or mgpu --------------------------------------------- */
 
@@ -467,7 +213,7 @@ static void create_sweep(struct __test_metadata *_metadata,
 	ASSERT_EQ(NULL, diff) TH_LOG("after a clean remove: %s", diff);
 
 	ASSERT_EQ(0, nth_open(&s, what));
-	for (s.n = 1; ; s.n++) {
+	for (s.n = 1; ; s.n += s.stride) {
 		ASSERT_GT(NTH_MAX, s.n);
 		fd = open(target_path(path, t, t->type, "create"),
 			  O_WRONLY | O_CLOEXEC);
@@ -516,7 +262,73 @@ static void create_sweep(struct __test_metadata *_metadata,
 			TH_LOG("fail-nth %u (%s): %s", s.n,
 			       ret < 0 ? strerror(-ret) : "created", diff);
 	}
-	nth_report(_metadata, &s);
+	NTH_REPORT(_metadata, &s);
+}
+
+/*
+ * Removes a fresh instance of @t through its remove file with every fault
+ * point in turn failing: either it is gone with the counts as before its
+ * create, or it is still whole and a clean remove takes it.
+ */
+static void remove_sweep(struct __test_metadata *_metadata,
+			 const struct target *t, bool vfio, const char *what)
+{
+	struct counts before, after, now;
+	char uuid[UUID_STR_LEN], path[PATH_MAX], why[160];
+	const char *diff;
+	struct nth s;
+	int fd, ret, injected;
+
+	ASSERT_EQ(0, counts_take(t->mgpu, &before));
+	ASSERT_EQ(0, nth_open(&s, what));
+	for (s.n = 1; ; s.n += s.stride) {
+		ASSERT_GT(NTH_MAX, s.n);
+		uuid_gen(uuid);
+		ASSERT_EQ(0, target_create(t, uuid));
+		ASSERT_EQ(0, counts_take(t->mgpu, &after));
+		fd = open(mdev_path(path, uuid, "remove"), O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, nth_arm(&s));
+		ret = write(fd, "1", 1);
+		ret = ret < 0 ? -errno : ret;
+		injected = nth_disarm(&s);
+		close(fd);
+		ASSERT_LE(0, injected);
+
+		if (ret < 0) {
+			ASSERT_TRUE(injected)
+				TH_LOG("remove failed with %s, nothing injected",
+				       strerror(-ret));
+			nth_errno(&s, -ret);
+			diff = instance_incomplete(t, uuid, vfio);
+			ASSERT_EQ(NULL, diff)
+				TH_LOG("fail-nth %u: remove failed with %s; lost: %s",
+				       s.n, strerror(-ret), diff);
+			ASSERT_EQ(0, counts_take(t->mgpu, &now));
+			diff = counts_diff(t->mgpu, &after, &now, why,
+					   sizeof(why));
+			ASSERT_EQ(NULL, diff)
+				TH_LOG("fail-nth %u: remove failed with %s, but %s",
+				       s.n, strerror(-ret), diff);
+			ASSERT_EQ(0, mdev_remove(uuid))
+				TH_LOG("fail-nth %u: then a clean remove", s.n);
+		} else {
+			ASSERT_EQ(1, ret);
+			EXPECT_FALSE(mdev_exists(uuid))
+				TH_LOG("fail-nth %u: removed, yet the device is there",
+				       s.n);
+		}
+		ASSERT_EQ(0, counts_take(t->mgpu, &now));
+		diff = counts_diff(t->mgpu, &before, &now, why, sizeof(why));
+		ASSERT_EQ(NULL, diff)
+			TH_LOG("fail-nth %u (%s): %s", s.n,
+			       ret < 0 ? strerror(-ret) : "removed", diff);
+		if (ret >= 0 && !injected)
+			break;
+		if (ret >= 0)
+			s.absorbed++;
+	}
+	NTH_REPORT(_metadata, &s);
 }
 
 /* ---- (a) create on test_mdev ------------------------------------------------- */
@@ -580,6 +392,18 @@ TEST_F_TIMEOUT(tmdev, create, 1200)
 	create_sweep(_metadata, &t, variant->vfio, what);
 }
 
+TEST_F_TIMEOUT(tmdev, remove, 1200)
+{
+	const struct target t = { .mgpu = false, .parent = 1, .type = 0 };
+	char what[64];
+
+	if (_metadata->skip)
+		return;
+	snprintf(what, sizeof(what), "test_mdev remove (%s)",
+		 *variant->params ? variant->params : "defaults");
+	remove_sweep(_metadata, &t, variant->vfio, what);
+}
+
 /* ---- (b) create on mgpu: the probe ---------------------------------------------- */
 
 FIXTURE(mcreate) {
@@ -635,6 +459,20 @@ TEST_F_TIMEOUT(mcreate, probe, 1200)
 	snprintf(what, sizeof(what), "mgpu create (mgpu%u, %s)", t.parent,
 		 mgpu_type_name(t.type));
 	create_sweep(_metadata, &t, true, what);
+}
+
+TEST_F_TIMEOUT(mcreate, remove, 1200)
+{
+	const struct target t = {
+		.mgpu = true, .parent = variant->gpu, .type = variant->type,
+	};
+	char what[64];
+
+	if (_metadata->skip)
+		return;
+	snprintf(what, sizeof(what), "mgpu remove (mgpu%u, %s)", t.parent,
+		 mgpu_type_name(t.type));
+	remove_sweep(_metadata, &t, true, what);
 }
 
 /* ---- (c) open through VFIO ----------------------------------------------------------- */
@@ -707,7 +545,7 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 	ASSERT_LE(0, group);
 
 	ASSERT_EQ(0, nth_open(&s, what));
-	for (s.n = 1; ; s.n++) {
+	for (s.n = 1; ; s.n += s.stride) {
 		ASSERT_GT(NTH_MAX, s.n);
 		ASSERT_EQ(0, nth_arm(&s));
 		ret = vfio_client_open_group(&c, group, self->uuid);
@@ -749,7 +587,7 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 		vfio_client_close(&c);
 		ASSERT_TRUE(open_count_is(self->uuid, variant->mgpu, 0));
 	}
-	nth_report(_metadata, &s);
+	NTH_REPORT(_metadata, &s);
 }
 
 /* ---- (d) migration: save and resume ----------------------------------------------------- */
@@ -944,7 +782,7 @@ TEST_F_TIMEOUT(mig, save, 1200)
 	if (_metadata->skip)
 		return;
 	ASSERT_EQ(0, nth_open(&s, "save (STOP_COPY, read, STOP)"));
-	for (s.n = 1; ; s.n++) {
+	for (s.n = 1; ; s.n += s.stride) {
 		ASSERT_GT(NTH_MAX, s.n);
 		ASSERT_EQ(0, nth_arm(&s));
 		ret = vfio_mig_save(dev, &self->now, IO_CHUNK, &step);
@@ -978,7 +816,7 @@ TEST_F_TIMEOUT(mig, save, 1200)
 			TH_LOG("fail-nth %u (%s: %s): the source changed", s.n,
 			       step, strerror(-ret));
 	}
-	nth_report(_metadata, &s);
+	NTH_REPORT(_metadata, &s);
 	both_usable(_metadata, dev, self->d.c.device);
 }
 
@@ -996,7 +834,7 @@ TEST_F_TIMEOUT(mig, resume, 1200)
 	if (_metadata->skip)
 		return;
 	ASSERT_EQ(0, nth_open(&s, "resume (RESUMING, write, STOP)"));
-	for (s.n = 1; ; s.n++) {
+	for (s.n = 1; ; s.n += s.stride) {
 		ASSERT_GT(NTH_MAX, s.n);
 		ASSERT_EQ(0, mig_dev_del(&self->d));
 		ASSERT_EQ(0, mig_dev_new(&self->d, 1, &dst_setup));
@@ -1039,7 +877,7 @@ TEST_F_TIMEOUT(mig, resume, 1200)
 			TH_LOG("fail-nth %u (%s: %s): the target changed", s.n,
 			       step, strerror(-ret));
 	}
-	nth_report(_metadata, &s);
+	NTH_REPORT(_metadata, &s);
 	both_usable(_metadata, self->s.c.device, self->d.c.device);
 }
 
