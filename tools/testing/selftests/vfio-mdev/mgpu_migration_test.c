@@ -1631,38 +1631,84 @@ struct race {
 	int dev;
 	const struct vfio_mig_stream *s;
 	bool stop;	/* read and written with __atomic builtins */
-	unsigned int bad_state;
+	/* what the threads saw that the uAPI does not allow: all must be 0 */
+	unsigned int bad_state;	/* a state outside the five valid ones */
+	unsigned int bad_fd;	/* a data fd for a target without a session */
+	unsigned int bad_errno;	/* a transition failing other than ENODATA */
+	unsigned int bad_read;	/* a read neither 512 bytes of the header */
+	unsigned int bad_write;	/* a write neither whole nor ENODEV */
+	unsigned int bad_access; /* a register or config access failing */
+	/* what happened, all updated with __atomic builtins */
 	unsigned int sessions;	/* transitions that returned a data fd */
+	unsigned int refused;	/* transitions that failed with ENODATA */
+	unsigned int ended;	/* session I/O that found its session ended */
+	unsigned int reset_tries;
 	unsigned int resets;
 };
 
-/* Random transitions, with a little of each session's data moved. */
+static void race_add(unsigned int *count)
+{
+	__atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Random transitions, with a little of each session's data moved.  A
+ * transition succeeds, or fails only with ENODATA (leaving RESUMING with
+ * the stream not all written: the device is then in STOP); it returns a
+ * data fd only when it enters STOP_COPY or RESUMING.  A read of a saving
+ * fd returns 512 bytes starting with the header that every save of this
+ * instance has, or ENODEV once another thread or a reset ended the
+ * session; a write of the whole stream into a resuming fd is taken whole
+ * or fails with ENODEV: nothing else.
+ */
 static void *race_transitions(void *arg)
 {
 	struct race *r = arg;
 	unsigned int seed = 1;
 	__u8 buf[512];
-	int fd;
+	ssize_t n;
+	int fd, ret;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		__u32 to = valid_states[rand_r(&seed) % 5];
 
-		if (vfio_mig_set_state(r->dev, to, &fd) || fd < 0)
+		ret = vfio_mig_set_state(r->dev, to, &fd);
+		if (ret) {
+			if (ret == -ENODATA)
+				race_add(&r->refused);
+			else
+				race_add(&r->bad_errno);
 			continue;
-		__atomic_add_fetch(&r->sessions, 1, __ATOMIC_RELAXED);
-		if (to == STOP_COPY) {
-			if (read(fd, buf, sizeof(buf)) < 0 && errno != ENODEV)
-				r->bad_state++;
-		} else if (write(fd, r->s->buf, r->s->len) < 0 &&
-			   errno != ENODEV && errno != EFBIG) {
-			r->bad_state++;
+		}
+		if (fd < 0)
+			continue;
+		race_add(&r->sessions);
+		if (to != STOP_COPY && to != RESUMING) {
+			race_add(&r->bad_fd);
+		} else if (to == STOP_COPY) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == ENODEV)
+				race_add(&r->ended);
+			else if (n != sizeof(buf) ||
+				 memcmp(buf, r->s->buf, HDR_LEN))
+				race_add(&r->bad_read);
+		} else {
+			n = write(fd, r->s->buf, r->s->len);
+			if (n < 0 && errno == ENODEV)
+				race_add(&r->ended);
+			else if (n != (ssize_t)r->s->len)
+				race_add(&r->bad_write);
 		}
 		close(fd);
 	}
 	return NULL;
 }
 
-/* Resets, state queries, register and config accesses. */
+/*
+ * Resets, state queries, register and config accesses: every reset and
+ * every access succeeds whatever the migration state, and every state
+ * read is one of the five.
+ */
 static void *race_device(void *arg)
 {
 	struct race *r = arg;
@@ -1670,22 +1716,32 @@ static void *race_device(void *arg)
 	int state;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
-		if (!(++n % 16) && !vfio_device_reset(r->dev))
-			r->resets++;
+		if (!(++n % 16)) {
+			race_add(&r->reset_tries);
+			if (!vfio_device_reset(r->dev))
+				race_add(&r->resets);
+		}
 		state = vfio_mig_get_state(r->dev);
-		if (state < STOP || state > RUNNING_P2P)
-			r->bad_state++;
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1);
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_RAISE, n & 1);
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_STATUS, 1);
-		vfio_cfg_get(r->dev, PCI_STATUS, 2);
+		if (state != RUNNING && state != RUNNING_P2P && state != STOP &&
+		    state != STOP_COPY && state != RESUMING)
+			race_add(&r->bad_state);
+		if (mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1) ||
+		    mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_RAISE, n & 1) ||
+		    mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_STATUS, 1) ||
+		    vfio_cfg_get(r->dev, PCI_STATUS, 2) < 0)
+			race_add(&r->bad_access);
 	}
 	return NULL;
 }
 
 /*
- * Transitions, sessions, resets and accesses from three threads at once:
- * every state seen is valid, and the device works afterwards.
+ * Transitions, sessions, resets and accesses from three threads at once.
+ * Asserted exactly: no thread saw anything race_transitions() and
+ * race_device() above list as not allowed (each bad_* count is 0), every
+ * reset succeeded (resets == reset_tries), and afterwards a reset gives
+ * RUNNING, the saved stream resumes and an interrupt is delivered.  The
+ * one lower bound, sessions and resets > 10, only checks that the race
+ * was run at all.
  */
 TEST_F_TIMEOUT(pair, races, 120)
 {
@@ -1702,6 +1758,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 16 * PAGE, 17));
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
+	ASSERT_LT(512U, s.len);
 	efd = vfio_eventfd();
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_INTX_IRQ_INDEX,
@@ -1717,8 +1774,15 @@ TEST_F_TIMEOUT(pair, races, 120)
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 	pthread_join(t[2], NULL);
+	TH_LOG("%u sessions (%u ended under them), %u refused, %u resets",
+	       r.sessions, r.ended, r.refused, r.resets);
 	EXPECT_EQ(0U, r.bad_state);
-	TH_LOG("%u sessions, %u resets", r.sessions, r.resets);
+	EXPECT_EQ(0U, r.bad_fd);
+	EXPECT_EQ(0U, r.bad_errno);
+	EXPECT_EQ(0U, r.bad_read);
+	EXPECT_EQ(0U, r.bad_write);
+	EXPECT_EQ(0U, r.bad_access);
+	EXPECT_EQ(r.reset_tries, r.resets);
 	EXPECT_LT(10U, r.sessions);
 	EXPECT_LT(10U, r.resets);
 
@@ -1726,6 +1790,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_EQ(0, vfio_device_reset(in->dev));
 	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(0, resume(in->dev, s.buf, s.len, s.len, &werr));
+	EXPECT_EQ(0, werr);
 	EXPECT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	vfio_eventfd_wait(efd, 0);
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 1));
