@@ -1,40 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * mgpu_migration.c - live migration of an mgpu instance with VFIO migration
- * v2 (VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P): the state machine,
- * the saving file that streams a snapshot of the instance in STOP_COPY, and
- * the resuming file whose stream is checked and applied as a whole when
- * RESUMING ends.  mgpu_stream.h has the stream's layout.
+ * v2 (VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P, and PRE_COPY where the
+ * kernel has it): the state machine, the saving file that streams the
+ * instance straight from its VRAM pages, and the resuming file that checks
+ * each record as it arrives and writes VRAM in place.  mgpu_stream.h has
+ * the stream's layout.
  *
  * What the states mean for the device.  An instance delivers interrupts
- * only in RUNNING.  From RUNNING_P2P on it signals nothing: the only DMA an
- * mgpu does is an MSI, whose address the guest chose, so mgpu cannot tell a
- * peer-to-peer write from another one and, as the uAPI asks in that case,
- * stops them all; INTx is held back with it so that "stopped" has one
- * meaning.  Causes raised meanwhile stay pending in IRQ_STATUS and go out on
- * the way back to RUNNING.  Region accesses keep working in every state,
- * with the emulation's usual effects (config space must, per the uAPI; the
- * user is asked not to touch the rest): the device itself never changes
- * anything on its own, and the stream is a snapshot taken when STOP_COPY is
- * entered, so later accesses cannot make it inconsistent.
+ * and runs its compute engine only in RUNNING and PRE_COPY.  From
+ * RUNNING_P2P (PRE_COPY_P2P) on it signals nothing and its engine stands
+ * between two commands: an MSI and the engine's guest RAM copies are the
+ * DMA an mgpu does, mgpu cannot tell a peer-to-peer target from another
+ * one and, as the uAPI asks in that case, stops them all.  Causes raised
+ * meanwhile stay pending in IRQ_STATUS, doorbells are recorded, and both go
+ * out on the way back to RUNNING.  Region accesses keep working in every
+ * state, with the emulation's usual effects (config space must, per the
+ * uAPI); a user that writes VRAM in STOP_COPY, which the uAPI tells it not
+ * to, gets a stream whose checksums the target refuses, never a wrong
+ * state taken silently.
+ *
+ * Memory.  Neither side holds a copy of VRAM: saving reads the pages as
+ * read() asks for them, resuming writes them as write() brings them, and a
+ * session's own memory is struct mgpu_mig_file, whatever the VRAM size.
+ * Untouched VRAM costs no byte of stream.
  *
  * Failures.  Every arc either completes or fails leaving the device in the
- * state its arc table entry names, with nothing changed; mgpu never enters
- * ERROR (vfio_mig_get_next_state() refuses ERROR as a target).  The one arc
+ * state its arc table entry names; mgpu never enters ERROR
+ * (vfio_mig_get_next_state() refuses ERROR as a target).  The one arc
  * whose failure moves the state is RESUMING -> STOP: a refused stream ends
- * the session and leaves the device in STOP exactly as it was before
- * RESUMING, usable without a reset.  The 6.1 core passes the errno of a
- * failed transition on and keeps no state of its own, so what
+ * the session and leaves the device in STOP with its register file,
+ * interrupt and engine state as they were; its VRAM may hold what arrived
+ * of the stream.  The device works as before, and the next RESUMING
+ * session or a reset starts from there.  The 6.1 core passes the errno of
+ * a failed transition on and keeps no state of its own, so what
  * migration_get_state() reports afterwards is the truth.
  *
  * Locking: mgpu_migration.lock serializes transitions; a session file's own
- * lock is taken under it, and mgpu_device.lock last.  The files' read and
- * write take only the file's lock, and the file never refers to the device
- * once its session has ended, so the fds may outlive the device.
+ * lock is taken under it, and mgpu_device.lock last.  The files' read,
+ * write and ioctl take only the file's lock, and the file never refers to
+ * the device once its session has ended, so the fds may outlive the device.
  */
 
 #include <linux/anon_inodes.h>
-#include <linux/crc32.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -42,69 +50,165 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
-#include <linux/vmalloc.h>
+#include <linux/xxhash.h>
 
 #include "mgpu.h"
 #include "mgpu_stream.h"
 
-/* Stream pages in one host page (the stream's unit is fixed at 4 KiB). */
-#define MGPU_UNITS_PER_PAGE	(PAGE_SIZE / MGPU_STREAM_PAGE_SIZE)
-/* The CRC is computed in pieces of this size, rescheduling in between. */
-#define MGPU_CRC_CHUNK		SZ_1M
+/* The host pages of one VRAM record at most. */
+#define MGPU_RUN_PAGES		(MGPU_STREAM_RUN_MAX / PAGE_SIZE)
+
+/**
+ * struct mgpu_stream_state - the payloads of the state records, in order
+ * @config: MGPU_REC_CONFIG
+ * @regs: MGPU_REC_REGS
+ * @irq: MGPU_REC_IRQ
+ * @display: MGPU_REC_DISPLAY
+ * @engine: MGPU_REC_ENGINE
+ */
+struct mgpu_stream_state {
+	struct mgpu_stream_config config;
+	struct mgpu_stream_regs regs;
+	struct mgpu_stream_irq irq;
+	struct mgpu_stream_display display;
+	struct mgpu_engine_state engine;
+};
+
+/* What a save session has before the first VRAM record: the most it buffers. */
+#define MGPU_SAVE_OUT_MAX	(sizeof(struct mgpu_stream_header) + \
+				 MGPU_REC_STATES * \
+				 sizeof(struct mgpu_stream_record) + \
+				 sizeof(struct mgpu_stream_state))
+
+/**
+ * enum mgpu_save_phase - how far a saving session is
+ * @MGPU_SAVE_PRECOPY: PRE_COPY: the header is all there is to read (then
+ *	read() fails with -ENOMSG until STOP_COPY)
+ * @MGPU_SAVE_VRAM: the state is out (or buffered), VRAM records follow
+ * @MGPU_SAVE_DONE: END is buffered or out: then read() returns 0
+ */
+enum mgpu_save_phase {
+	MGPU_SAVE_PRECOPY,
+	MGPU_SAVE_VRAM,
+	MGPU_SAVE_DONE,
+};
+
+/**
+ * enum mgpu_resume_phase - what a resuming session waits for
+ * @MGPU_RESUME_HEADER: the stream header
+ * @MGPU_RESUME_RECORD: a record header
+ * @MGPU_RESUME_STATE: the payload of a state record
+ * @MGPU_RESUME_VRAM: the payload of a VRAM record
+ * @MGPU_RESUME_END: nothing: END has arrived
+ */
+enum mgpu_resume_phase {
+	MGPU_RESUME_HEADER,
+	MGPU_RESUME_RECORD,
+	MGPU_RESUME_STATE,
+	MGPU_RESUME_VRAM,
+	MGPU_RESUME_END,
+};
+
+/**
+ * struct mgpu_mig_save - the producer side of a saving session
+ * @phase: enum mgpu_save_phase
+ * @out: bytes rendered and not read yet: the header, state records, a
+ *	record header
+ * @out_len: bytes in @out
+ * @out_pos: bytes of @out read
+ * @cursor: the next VRAM page to look at for a run
+ * @run_index: the first page of the VRAM record being read
+ * @run_len: its payload bytes
+ * @run_pos: payload bytes read
+ * @seq: records rendered
+ * @vram_bytes: the VRAM records' payload bytes rendered
+ */
+struct mgpu_mig_save {
+	enum mgpu_save_phase phase;
+	u8 out[MGPU_SAVE_OUT_MAX];
+	size_t out_len;
+	size_t out_pos;
+	pgoff_t cursor;
+	pgoff_t run_index;
+	size_t run_len;
+	size_t run_pos;
+	u32 seq;
+	u64 vram_bytes;
+};
+
+/**
+ * struct mgpu_mig_resume - the consumer side of a resuming session
+ * @phase: enum mgpu_resume_phase
+ * @hdr: the stream header as it arrives
+ * @rec: the current record header as it arrives
+ * @got: bytes of @hdr, @rec or the state payload received
+ * @states: state records received
+ * @state: their payloads, applied when RESUMING ends
+ * @pos: the VRAM offset the next payload byte goes to
+ * @left: payload bytes of the current VRAM record still to come
+ * @vram_end: the end of the last VRAM record: the next starts no lower
+ * @vram_bytes: the VRAM records' payload bytes received
+ * @seq: records received
+ * @xxh: the data checksum of the current record so far
+ */
+struct mgpu_mig_resume {
+	enum mgpu_resume_phase phase;
+	struct mgpu_stream_header hdr;
+	struct mgpu_stream_record rec;
+	size_t got;
+	unsigned int states;
+	struct mgpu_stream_state state;
+	u64 pos;
+	u64 left;
+	u64 vram_end;
+	u64 vram_bytes;
+	u32 seq;
+	struct xxh64_state xxh;
+};
 
 /**
  * struct mgpu_mig_file - a data transfer session: a saving or resuming file
  * @filp: the anon-inode file handed to user space
  * @lock: protects the fields below
- * @disabled: the session has ended (the device left its state): every
- *	read or write fails with -ENODEV and @buf is gone
- * @buf: the stream: saving, the whole snapshot; resuming, the stream as
- *	it arrives (the header copied in first), allocated once the header
- *	says how long it is
- * @len: saving, bytes in @buf; resuming, bytes received (header included)
- * @size: resuming, the stream length the header announced
- * @hdr: resuming, the header as it arrives
- * @error: resuming, the first error a write met; every later write and
+ * @disabled: the session has ended (the device left its states): every
+ *	read, write or ioctl fails with -ENODEV
+ * @mgpu: the device; only used while not @disabled, and the device
+ *	disables the file under @lock before it can go away
+ * @precopy: saving: the device is in PRE_COPY or PRE_COPY_P2P
+ * @error: resuming: the first error a write met; every later write and
  *	the end of RESUMING fail with it
- * @mgpu: resuming, the target; only used while not @disabled, and the
- *	device disables the file under @lock before it can go away
+ * @save: saving
+ * @resume: resuming
  */
 struct mgpu_mig_file {
 	struct file *filp;
 	struct mutex lock;	/* protects the fields below */
 	bool disabled;
-	u8 *buf;
-	size_t len;
-	size_t size;
-	struct mgpu_stream_header hdr;
-	int error;
 	struct mgpu_device *mgpu;
+	bool precopy;
+	int error;
+	union {
+		struct mgpu_mig_save save;
+		struct mgpu_mig_resume resume;
+	};
 };
 
-/* ---- sections ----------------------------------------------------------- */
+/* ---- checksums ---------------------------------------------------------- */
 
-/**
- * struct mgpu_section - how one section is saved and restored
- * @size: bytes of payload (for VRAM: before the pages)
- * @save: writes the instance's state as the payload; mgpu->lock held
- * @load: replays a payload onto an instance fresh from reset through the
- *	paths a guest's writes take; mgpu->lock held; 0 or -EINVAL
- * @exact: the instance must then save to exactly the payload again
- *
- * The VRAM section has neither callback: its pages are copied outside
- * mgpu->lock.
- */
-struct mgpu_section {
-	size_t size;
-	void (*save)(struct mgpu_device *mgpu, void *payload);
-	int (*load)(struct mgpu_device *mgpu, const void *payload);
-	bool exact;
-};
+static u64 mgpu_header_check(const struct mgpu_stream_header *hdr)
+{
+	return xxh64(hdr, offsetof(struct mgpu_stream_header, check), 0);
+}
+
+static u32 mgpu_record_check(const struct mgpu_stream_record *rec)
+{
+	return lower_32_bits(xxh64(rec, offsetof(struct mgpu_stream_record,
+						 head_check), 0));
+}
 
 /* ---- the register file sections ----------------------------------------- */
 
@@ -248,197 +352,215 @@ static int mgpu_load_display(struct mgpu_device *mgpu, const void *payload)
 	return 0;
 }
 
-static const struct mgpu_section mgpu_sections[MGPU_STREAM_SECTIONS] = {
-	[MGPU_SECTION_CONFIG] = {
-		.size = sizeof(struct mgpu_stream_config),
-		.save = mgpu_save_config,
-		.load = mgpu_load_config,
-		.exact = true,
-	},
-	[MGPU_SECTION_REGS] = {
-		.size = sizeof(struct mgpu_stream_regs),
-		.save = mgpu_save_regs,
-		.load = mgpu_load_regs,
-		.exact = true,
-	},
-	[MGPU_SECTION_IRQ] = {
-		.size = sizeof(struct mgpu_stream_irq),
-		.save = mgpu_save_irq,
-		.load = mgpu_load_irq,
-		.exact = true,
-	},
-	[MGPU_SECTION_DISPLAY] = {
-		.size = sizeof(struct mgpu_stream_display),
-		.save = mgpu_save_display,
-		.load = mgpu_load_display,
-	},
-	[MGPU_SECTION_VRAM] = {
-		.size = sizeof(struct mgpu_stream_vram),
-	},
+/**
+ * struct mgpu_state_rec - how one state record is saved and restored
+ * @offset: where its payload is in struct mgpu_stream_state
+ * @size: bytes of payload
+ * @save: writes the instance's state as the payload; mgpu->lock held
+ * @load: replays a payload onto an instance fresh from reset through the
+ *	paths a guest's writes take; mgpu->lock held; 0 or -EINVAL
+ * @exact: the instance must then save to exactly the payload again
+ *
+ * ENGINE has neither callback: mgpu_engine_save() and
+ * mgpu_engine_restore() take mgpu->lock themselves.
+ */
+struct mgpu_state_rec {
+	size_t offset;
+	size_t size;
+	void (*save)(struct mgpu_device *mgpu, void *payload);
+	int (*load)(struct mgpu_device *mgpu, const void *payload);
+	bool exact;
 };
 
-/* Writes the header of section @id of @len payload bytes at @at. */
-static void *mgpu_section_put(u8 *at, unsigned int id, u64 len)
-{
-	struct mgpu_stream_section *sec = (void *)at;
+#define MGPU_STATE_AT(field)						\
+	.offset = offsetof(struct mgpu_stream_state, field)
+#define MGPU_STATE_SIZE(field)						\
+	.size = sizeof_field(struct mgpu_stream_state, field)
 
-	sec->id = cpu_to_le32(id);
-	sec->reserved = 0;
-	sec->length = cpu_to_le64(len);
-	return sec + 1;
-}
-
-/* ---- stream sizes ------------------------------------------------------- */
-
-/* A stream with no VRAM page: header, section headers, fixed payloads. */
-static size_t mgpu_stream_min_len(void)
-{
-	size_t len = sizeof(struct mgpu_stream_header);
-	unsigned int id;
-
-	for (id = 0; id < MGPU_STREAM_SECTIONS; id++)
-		len += sizeof(struct mgpu_stream_section) +
-		       mgpu_sections[id].size;
-	return len;
-}
-
-static u64 mgpu_stream_units(const struct mgpu_device *mgpu)
-{
-	return mgpu->vram_size / MGPU_STREAM_PAGE_SIZE;
-}
-
-/* The longest stream @mgpu can take: every page of its BAR0. */
-static u64 mgpu_stream_max_len(const struct mgpu_device *mgpu)
-{
-	return mgpu_stream_min_len() +
-	       mgpu_stream_units(mgpu) * sizeof(struct mgpu_stream_page);
-}
-
-/* A stream of a whole 2 GiB BAR passes INT_MAX, where kvmalloc() stops. */
-static void *mgpu_stream_alloc(size_t size)
-{
-	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
-
-	if (size <= INT_MAX)
-		return kvmalloc(size, gfp);
-	return __vmalloc(size, gfp);
-}
-
-/* zlib's CRC-32, in pieces: a stream may be gigabytes. */
-static u32 mgpu_stream_crc(const u8 *p, size_t len)
-{
-	u32 crc = ~0U;
-
-	while (len) {
-		size_t n = min_t(size_t, len, MGPU_CRC_CHUNK);
-
-		crc = crc32_le(crc, p, n);
-		p += n;
-		len -= n;
-		cond_resched();
-	}
-	return ~crc;
-}
+/* By record type, from MGPU_REC_CONFIG on. */
+static const struct mgpu_state_rec mgpu_state_recs[MGPU_REC_STATES] = {
+	{ MGPU_STATE_AT(config), MGPU_STATE_SIZE(config),
+	  mgpu_save_config, mgpu_load_config, true },
+	{ MGPU_STATE_AT(regs), MGPU_STATE_SIZE(regs),
+	  mgpu_save_regs, mgpu_load_regs, true },
+	{ MGPU_STATE_AT(irq), MGPU_STATE_SIZE(irq),
+	  mgpu_save_irq, mgpu_load_irq, true },
+	{ MGPU_STATE_AT(display), MGPU_STATE_SIZE(display),
+	  mgpu_save_display, mgpu_load_display, false },
+	{ MGPU_STATE_AT(engine), MGPU_STATE_SIZE(engine), NULL, NULL, false },
+};
 
 /* ---- saving ------------------------------------------------------------- */
 
-static u64 mgpu_vram_units_present(struct mgpu_device *mgpu)
+/* Appends a record header to the session's buffer. */
+static void mgpu_save_put_record(struct mgpu_mig_save *s, u32 type, u32 len,
+				 u64 offset, u64 data_check)
 {
-	pgoff_t index;
-	u64 units = 0;
+	struct mgpu_stream_record *rec = (void *)(s->out + s->out_len);
 
-	for (index = mgpu_vram_next_present(mgpu, 0);
-	     index < mgpu_vram_pages(mgpu);
-	     index = mgpu_vram_next_present(mgpu, index + 1))
-		units += MGPU_UNITS_PER_PAGE;
-	return units;
+	rec->type = cpu_to_le32(type);
+	rec->length = cpu_to_le32(len);
+	rec->offset = cpu_to_le64(offset);
+	rec->data_check = cpu_to_le64(data_check);
+	rec->seq = cpu_to_le32(s->seq++);
+	rec->head_check = cpu_to_le32(mgpu_record_check(rec));
+	s->out_len += sizeof(*rec);
 }
 
-/*
- * The VRAM section at @at: every stream page of the touched host pages that
- * holds something else than zeros, at most @max of them (pages touched
- * after they were counted are left out: they are not part of the snapshot).
- * Returns the end of the section.
- */
-static u8 *mgpu_save_vram(struct mgpu_device *mgpu, u8 *at, u64 max)
+/* The stream header: what a PRE_COPY session has to read first. */
+static void mgpu_save_header(struct mgpu_device *mgpu, struct mgpu_mig_save *s)
 {
-	struct mgpu_stream_vram *vram =
-		(void *)(at + sizeof(struct mgpu_stream_section));
-	struct mgpu_stream_page *rec = (void *)(vram + 1);
-	unsigned int i;
-	pgoff_t index;
-	u64 nr = 0;
-
-	for (index = mgpu_vram_next_present(mgpu, 0);
-	     index < mgpu_vram_pages(mgpu);
-	     index = mgpu_vram_next_present(mgpu, index + 1)) {
-		u8 *vaddr = mgpu_vram_map(mgpu, index);
-
-		for (i = 0; i < MGPU_UNITS_PER_PAGE && nr < max; i++) {
-			memcpy(rec[nr].data, vaddr + i * MGPU_STREAM_PAGE_SIZE,
-			       MGPU_STREAM_PAGE_SIZE);
-			if (!memchr_inv(rec[nr].data, 0, MGPU_STREAM_PAGE_SIZE))
-				continue;
-			rec[nr].index = cpu_to_le64((u64)index *
-						    MGPU_UNITS_PER_PAGE + i);
-			nr++;
-		}
-		mgpu_vram_unmap(mgpu, vaddr);
-		cond_resched();
-	}
-	mgpu_section_put(at, MGPU_SECTION_VRAM,
-			 sizeof(*vram) + nr * sizeof(*rec));
-	vram->pages = cpu_to_le64(nr);
-	return (u8 *)(rec + nr);
-}
-
-static void mgpu_save_header(struct mgpu_device *mgpu, u8 *buf, size_t len)
-{
-	struct mgpu_stream_header *hdr = (void *)buf;
+	struct mgpu_stream_header *hdr = (void *)s->out;
 
 	memset(hdr, 0, sizeof(*hdr));
 	memcpy(hdr->magic, MGPU_STREAM_MAGIC, MGPU_STREAM_MAGIC_LEN);
+	hdr->format = cpu_to_le32(MGPU_STREAM_FORMAT);
 	hdr->version = cpu_to_le32(mgpu->gpu->stream_version);
 	hdr->slices = cpu_to_le32(mgpu->profile->slices);
 	hdr->vram_size = cpu_to_le64(mgpu->vram_size);
-	hdr->sections = cpu_to_le32(MGPU_STREAM_SECTIONS);
-	hdr->length = cpu_to_le64(len);
-	hdr->crc32 = cpu_to_le32(mgpu_stream_crc(buf + sizeof(*hdr),
-						 len - sizeof(*hdr)));
+	hdr->check = cpu_to_le64(mgpu_header_check(hdr));
+	s->out_len = sizeof(*hdr);
 }
 
 /*
- * The snapshot, taken at STOP_COPY entry, whole: the register file under
- * mgpu->lock, then a copy of the VRAM pages with data.  Reads of the file
- * only copy it out, so they see one consistent state however long they take.
+ * The state records, rendered when the device stops (STOP_COPY entry):
+ * the register file under mgpu->lock, then the engine, quiesced since
+ * RUNNING_P2P.  VRAM follows from the pages themselves.
  */
-static int mgpu_save_snapshot(struct mgpu_device *mgpu,
-			      struct mgpu_mig_file *migf)
+static void mgpu_save_state(struct mgpu_device *mgpu, struct mgpu_mig_save *s)
 {
-	u64 max = mgpu_vram_units_present(mgpu);
-	unsigned int id;
-	u8 *buf, *p;
+	struct mgpu_stream_state st;
+	unsigned int i;
 
-	buf = mgpu_stream_alloc(mgpu_stream_min_len() +
-				max * sizeof(struct mgpu_stream_page));
-	if (!buf)
-		return -ENOMEM;
-
-	p = buf + sizeof(struct mgpu_stream_header);
 	mutex_lock(&mgpu->lock);
-	for (id = 0; id < MGPU_SECTION_VRAM; id++) {
-		void *payload = mgpu_section_put(p, id, mgpu_sections[id].size);
-
-		mgpu_sections[id].save(mgpu, payload);
-		p = payload + mgpu_sections[id].size;
-	}
+	for (i = 0; i < MGPU_REC_STATES; i++)
+		if (mgpu_state_recs[i].save)
+			mgpu_state_recs[i].save(mgpu, (u8 *)&st +
+						mgpu_state_recs[i].offset);
 	mutex_unlock(&mgpu->lock);
-	p = mgpu_save_vram(mgpu, p, max);
-	mgpu_save_header(mgpu, buf, p - buf);
+	mgpu_engine_save(mgpu, &st.engine);
 
-	migf->buf = buf;
-	migf->len = p - buf;
-	return 0;
+	for (i = 0; i < MGPU_REC_STATES; i++) {
+		const struct mgpu_state_rec *r = &mgpu_state_recs[i];
+		const u8 *payload = (u8 *)&st + r->offset;
+
+		mgpu_save_put_record(s, MGPU_REC_CONFIG + i, r->size, 0,
+				     xxh64(payload, r->size, 0));
+		memcpy(s->out + s->out_len, payload, r->size);
+		s->out_len += r->size;
+	}
+	s->phase = MGPU_SAVE_VRAM;
+}
+
+/*
+ * The next VRAM record: the next run of touched pages from the cursor, at
+ * most MGPU_STREAM_RUN_MAX bytes, or END when there is none.  Its checksum
+ * is taken now; read() then copies the pages out without a second buffer.
+ */
+static void mgpu_save_next_run(struct mgpu_device *mgpu,
+			       struct mgpu_mig_save *s)
+{
+	pgoff_t pages = mgpu_vram_pages(mgpu);
+	pgoff_t index, n = 1;
+	struct xxh64_state xxh;
+	unsigned int i;
+
+	s->out_len = 0;
+	s->out_pos = 0;
+	index = mgpu_vram_next_present(mgpu, s->cursor);
+	if (index >= pages) {
+		mgpu_save_put_record(s, MGPU_REC_END, 0, s->vram_bytes, 0);
+		s->phase = MGPU_SAVE_DONE;
+		return;
+	}
+	while (n < MGPU_RUN_PAGES && index + n < pages &&
+	       mgpu_vram_next_present(mgpu, index + n) == index + n)
+		n++;
+
+	xxh64_reset(&xxh, 0);
+	for (i = 0; i < n; i++) {
+		void *vaddr = mgpu_vram_map(mgpu, index + i);
+
+		/* pages stay until the instance is closed: never NULL here */
+		if (WARN_ON_ONCE(!vaddr)) {
+			xxh64_update(&xxh, page_address(ZERO_PAGE(0)),
+				     PAGE_SIZE);
+			continue;
+		}
+		xxh64_update(&xxh, vaddr, PAGE_SIZE);
+		mgpu_vram_unmap(mgpu, vaddr);
+	}
+	s->run_index = index;
+	s->run_len = n * PAGE_SIZE;
+	s->run_pos = 0;
+	s->cursor = index + n;
+	s->vram_bytes += s->run_len;
+	mgpu_save_put_record(s, MGPU_REC_VRAM, s->run_len,
+			     (u64)index << PAGE_SHIFT, xxh64_digest(&xxh));
+}
+
+/* Copies payload of the current VRAM record from its pages: bytes or -EFAULT. */
+static ssize_t mgpu_save_copy_run(struct mgpu_device *mgpu,
+				  struct mgpu_mig_save *s, char __user *ubuf,
+				  size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && s->run_pos < s->run_len) {
+		pgoff_t index = s->run_index + s->run_pos / PAGE_SIZE;
+		size_t off = s->run_pos % PAGE_SIZE;
+		size_t n = min(PAGE_SIZE - off, len - done);
+		unsigned long left;
+		void *vaddr;
+
+		vaddr = mgpu_vram_map(mgpu, index);
+		if (vaddr) {
+			left = copy_to_user(ubuf + done, vaddr + off, n);
+			mgpu_vram_unmap(mgpu, vaddr);
+		} else {
+			left = clear_user(ubuf + done, n);
+		}
+		n -= left;
+		s->run_pos += n;
+		done += n;
+		if (left)
+			return done ? done : -EFAULT;
+		cond_resched();
+	}
+	return done;
+}
+
+static ssize_t mgpu_save_produce(struct mgpu_mig_file *migf,
+				 char __user *ubuf, size_t len)
+{
+	struct mgpu_mig_save *s = &migf->save;
+	size_t done = 0;
+	ssize_t n;
+
+	lockdep_assert_held(&migf->lock);
+	while (done < len) {
+		if (s->out_pos < s->out_len) {
+			n = min(len - done, s->out_len - s->out_pos);
+			if (copy_to_user(ubuf + done, s->out + s->out_pos, n))
+				return done ? done : -EFAULT;
+			s->out_pos += n;
+			done += n;
+		} else if (s->run_pos < s->run_len) {
+			n = mgpu_save_copy_run(migf->mgpu, s, ubuf + done,
+					       len - done);
+			if (n < 0)
+				return done ? done : n;
+			done += n;
+		} else if (s->phase == MGPU_SAVE_VRAM) {
+			mgpu_save_next_run(migf->mgpu, s);
+		} else {
+			break;
+		}
+	}
+	/* PRE_COPY's temporary end of stream (STOP_COPY's is for good) */
+	if (!done && len && s->phase == MGPU_SAVE_PRECOPY)
+		return -ENOMSG;
+	return done;
 }
 
 static ssize_t mgpu_save_read(struct file *filp, char __user *ubuf,
@@ -455,10 +577,61 @@ static ssize_t mgpu_save_read(struct file *filp, char __user *ubuf,
 	if (migf->disabled)
 		ret = -ENODEV;
 	else
-		ret = simple_read_from_buffer(ubuf, len, &filp->f_pos,
-					      migf->buf, migf->len);
+		ret = mgpu_save_produce(migf, ubuf, len);
 	mutex_unlock(&migf->lock);
 	return ret;
+}
+
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO: in PRE_COPY the initial bytes are what is left
+ * of the header; the dirty bytes estimate what STOP_COPY will add (the
+ * device cannot track writes through mmap, so VRAM goes at the stop).
+ */
+static long mgpu_save_precopy_info(struct mgpu_mig_file *migf,
+				   unsigned long arg)
+{
+	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct vfio_precopy_info info;
+	struct mgpu_device *mgpu;
+	pgoff_t index;
+	u64 touched = 0;
+	long ret = 0;
+
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&migf->lock);
+	if (migf->disabled) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (!migf->precopy) {
+		ret = -EINVAL;
+		goto out;
+	}
+	mgpu = migf->mgpu;
+	for (index = mgpu_vram_next_present(mgpu, 0);
+	     index < mgpu_vram_pages(mgpu);
+	     index = mgpu_vram_next_present(mgpu, index + 1))
+		touched += PAGE_SIZE;
+	info.flags = 0;
+	info.initial_bytes = migf->save.out_len - migf->save.out_pos;
+	info.dirty_bytes = touched;
+out:
+	mutex_unlock(&migf->lock);
+	if (!ret && copy_to_user((void __user *)arg, &info, minsz))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long mgpu_save_ioctl(struct file *filp, unsigned int cmd,
+			    unsigned long arg)
+{
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	return mgpu_save_precopy_info(filp->private_data, arg);
 }
 
 /* ---- resuming: receiving ------------------------------------------------ */
@@ -474,10 +647,9 @@ static const struct mgpu_profile *mgpu_profile_of(u32 slices)
 }
 
 /*
- * Checked as soon as it has arrived, so that a stream the target cannot take
- * fails its first write: not an mgpu stream (-EINVAL), a source the version
- * rule refuses (-EPROTO, the same judge as the version file), a length no
- * stream of this target can have (-EFBIG if too long, -EINVAL if too short).
+ * The header, as soon as it has arrived: not an mgpu stream or a layout
+ * this mgpu cannot parse (-EINVAL), damaged (-EBADMSG), or from a source the
+ * version rule refuses (-EPROTO, the same judge as the version file).
  */
 static int mgpu_resume_check_header(struct mgpu_device *mgpu,
 				    const struct mgpu_stream_header *hdr)
@@ -487,70 +659,230 @@ static int mgpu_resume_check_header(struct mgpu_device *mgpu,
 		.vram_size = le64_to_cpu(hdr->vram_size),
 		.stream_version = le32_to_cpu(hdr->version),
 	};
-	u64 len = le64_to_cpu(hdr->length);
 
-	if (memcmp(hdr->magic, MGPU_STREAM_MAGIC, MGPU_STREAM_MAGIC_LEN))
+	if (memcmp(hdr->magic, MGPU_STREAM_MAGIC, MGPU_STREAM_MAGIC_LEN) ||
+	    le32_to_cpu(hdr->format) != MGPU_STREAM_FORMAT)
+		return -EINVAL;
+	if (le64_to_cpu(hdr->check) != mgpu_header_check(hdr))
+		return -EBADMSG;
+	if (hdr->reserved0 || memchr_inv(hdr->reserved, 0,
+					 sizeof(hdr->reserved)))
 		return -EINVAL;
 	if (!mgpu_type_accepts(mgpu->mdev->type, &src))
 		return -EPROTO;
-	if (le32_to_cpu(hdr->sections) != MGPU_STREAM_SECTIONS ||
-	    hdr->reserved)
-		return -EINVAL;
-	if (len > mgpu_stream_max_len(mgpu))
-		return -EFBIG;
-	if (len < mgpu_stream_min_len())
-		return -EINVAL;
-	return 0;
-}
-
-/* The header is complete: check it and make room for the whole stream. */
-static int mgpu_resume_start_body(struct mgpu_mig_file *migf)
-{
-	int ret = mgpu_resume_check_header(migf->mgpu, &migf->hdr);
-
-	if (ret)
-		return ret;
-	migf->size = le64_to_cpu(migf->hdr.length);
-	migf->buf = mgpu_stream_alloc(migf->size);
-	if (!migf->buf)
-		return -ENOMEM;
-	memcpy(migf->buf, &migf->hdr, sizeof(migf->hdr));
 	return 0;
 }
 
 /*
- * Takes @len bytes of a write: first the header, then the rest into the
- * buffer it sized.  Bytes past the announced length are -EFBIG, and the
- * write that brings them takes nothing.  Errors other than a fault are kept
- * in @migf->error.
+ * Zeroes the target's VRAM in [@start, @end): the source had nothing there.
+ * Untouched pages already read as zeros and stay untouched.
+ */
+static void mgpu_resume_zero(struct mgpu_device *mgpu, u64 start, u64 end)
+{
+	pgoff_t index;
+
+	for (index = mgpu_vram_next_present(mgpu, start >> PAGE_SHIFT);
+	     index < mgpu_vram_pages(mgpu) && ((u64)index << PAGE_SHIFT) < end;
+	     index = mgpu_vram_next_present(mgpu, index + 1)) {
+		u64 from = max_t(u64, start, (u64)index << PAGE_SHIFT);
+		u64 to = min_t(u64, end, (u64)(index + 1) << PAGE_SHIFT);
+		u8 *vaddr = mgpu_vram_map(mgpu, index);
+
+		if (!vaddr)
+			continue;
+		memset(vaddr + offset_in_page(from), 0, to - from);
+		mgpu_vram_unmap(mgpu, vaddr);
+		cond_resched();
+	}
+}
+
+/*
+ * A record header, complete: its own checksum (-EBADMSG), its place in the
+ * sequence and in the order of types, its length and its VRAM range
+ * (-EINVAL).  Sets up the payload that follows.
+ */
+static int mgpu_resume_check_record(struct mgpu_device *mgpu,
+				    struct mgpu_mig_resume *r)
+{
+	const struct mgpu_stream_record *rec = &r->rec;
+	u32 type = le32_to_cpu(rec->type), len = le32_to_cpu(rec->length);
+	u64 offset = le64_to_cpu(rec->offset);
+
+	if (le32_to_cpu(rec->head_check) != mgpu_record_check(rec))
+		return -EBADMSG;
+	if (le32_to_cpu(rec->seq) != r->seq)
+		return -EINVAL;
+	r->seq++;
+	r->got = 0;
+
+	if (r->states < MGPU_REC_STATES) {
+		if (type != MGPU_REC_CONFIG + r->states || offset ||
+		    len != mgpu_state_recs[r->states].size)
+			return -EINVAL;
+		r->phase = MGPU_RESUME_STATE;
+		return 0;
+	}
+
+	switch (type) {
+	case MGPU_REC_VRAM:
+		if (!len || len > MGPU_STREAM_RUN_MAX ||
+		    len % MGPU_STREAM_PAGE_SIZE ||
+		    offset % MGPU_STREAM_PAGE_SIZE || offset < r->vram_end ||
+		    offset > mgpu->vram_size || len > mgpu->vram_size - offset)
+			return -EINVAL;
+		mgpu_resume_zero(mgpu, r->vram_end, offset);
+		r->pos = offset;
+		r->left = len;
+		r->vram_end = offset + len;
+		r->vram_bytes += len;
+		xxh64_reset(&r->xxh, 0);
+		r->phase = MGPU_RESUME_VRAM;
+		return 0;
+	case MGPU_REC_END:
+		if (len || rec->data_check || offset != r->vram_bytes)
+			return -EINVAL;
+		mgpu_resume_zero(mgpu, r->vram_end, mgpu->vram_size);
+		r->phase = MGPU_RESUME_END;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* A state payload, complete: its checksum. */
+static int mgpu_resume_check_state(struct mgpu_mig_resume *r)
+{
+	const struct mgpu_state_rec *sr = &mgpu_state_recs[r->states];
+
+	if (xxh64((u8 *)&r->state + sr->offset, sr->size, 0) !=
+	    le64_to_cpu(r->rec.data_check))
+		return -EBADMSG;
+	r->states++;
+	r->got = 0;
+	r->phase = MGPU_RESUME_RECORD;
+	return 0;
+}
+
+/*
+ * Takes up to @len payload bytes of a VRAM record straight into the pages
+ * (no bounce buffer), checksumming what landed.  Bytes taken, -EFAULT,
+ * -ENOMEM, or -EBADMSG when the record is complete and its checksum is wrong.
+ */
+static ssize_t mgpu_resume_vram(struct mgpu_device *mgpu,
+				struct mgpu_mig_resume *r,
+				const char __user *ubuf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && r->left) {
+		pgoff_t index = r->pos >> PAGE_SHIFT;
+		size_t off = offset_in_page(r->pos);
+		size_t n = min3(PAGE_SIZE - off, len - done, (size_t)r->left);
+		unsigned long left;
+		u8 *vaddr;
+		int ret;
+
+		ret = mgpu_vram_touch(mgpu, index);
+		if (ret)
+			return ret;
+		vaddr = mgpu_vram_map(mgpu, index);
+		left = copy_from_user(vaddr + off, ubuf + done, n);
+		xxh64_update(&r->xxh, vaddr + off, n - left);
+		mgpu_vram_unmap(mgpu, vaddr);
+		n -= left;
+		r->pos += n;
+		r->left -= n;
+		done += n;
+		if (left)
+			return done ? done : -EFAULT;
+		cond_resched();
+	}
+	if (!r->left) {
+		if (xxh64_digest(&r->xxh) != le64_to_cpu(r->rec.data_check))
+			return -EBADMSG;
+		r->phase = MGPU_RESUME_RECORD;
+	}
+	return done;
+}
+
+/* Fills @dst (@size bytes, @r->got of them there) from user space. */
+static ssize_t mgpu_resume_gather(struct mgpu_mig_resume *r, void *dst,
+				  size_t size, const char __user *ubuf,
+				  size_t len)
+{
+	size_t n;
+
+	if (WARN_ON_ONCE(r->got >= size))
+		return -EINVAL;
+	n = min(len, size - r->got);
+	n -= copy_from_user((u8 *)dst + r->got, ubuf, n);
+	r->got += n;
+	return n ? n : -EFAULT;
+}
+
+/*
+ * Takes @len bytes of a write, record by record, checking each piece as
+ * soon as it is complete.  Returns bytes taken (short only on a fault), or
+ * an errno; errors other than a fault end the session's stream: they are
+ * kept in @migf->error.
  */
 static ssize_t mgpu_resume_take(struct mgpu_mig_file *migf,
 				const char __user *ubuf, size_t len)
 {
-	const size_t hdr_len = sizeof(migf->hdr);
-	size_t done = 0, left;
+	struct mgpu_mig_resume *r = &migf->resume;
+	struct mgpu_device *mgpu = migf->mgpu;
+	size_t done = 0;
+	ssize_t n;
+	int ret = 0;
 
 	lockdep_assert_held(&migf->lock);
-	if (migf->len < hdr_len) {
-		done = min(len, hdr_len - migf->len);
-		if (copy_from_user((u8 *)&migf->hdr + migf->len, ubuf, done))
-			return -EFAULT;
-		migf->len += done;
-		if (migf->len < hdr_len)
-			return done;
-		migf->error = mgpu_resume_start_body(migf);
-		if (migf->error)
-			return migf->error;
+	while (done < len && !ret) {
+		switch (r->phase) {
+		case MGPU_RESUME_HEADER:
+			n = mgpu_resume_gather(r, &r->hdr, sizeof(r->hdr),
+					       ubuf + done, len - done);
+			if (n > 0 && r->got == sizeof(r->hdr)) {
+				ret = mgpu_resume_check_header(mgpu, &r->hdr);
+				r->got = 0;
+				r->phase = MGPU_RESUME_RECORD;
+			}
+			break;
+		case MGPU_RESUME_RECORD:
+			n = mgpu_resume_gather(r, &r->rec, sizeof(r->rec),
+					       ubuf + done, len - done);
+			if (n > 0 && r->got == sizeof(r->rec))
+				ret = mgpu_resume_check_record(mgpu, r);
+			break;
+		case MGPU_RESUME_STATE:
+			n = mgpu_resume_gather(r, (u8 *)&r->state +
+					       mgpu_state_recs[r->states].offset,
+					       mgpu_state_recs[r->states].size,
+					       ubuf + done, len - done);
+			if (n > 0 && r->got == mgpu_state_recs[r->states].size)
+				ret = mgpu_resume_check_state(r);
+			break;
+		case MGPU_RESUME_VRAM:
+			n = mgpu_resume_vram(mgpu, r, ubuf + done, len - done);
+			break;
+		default:
+			/* bytes after END */
+			n = 0;
+			ret = -EFBIG;
+			break;
+		}
+		if (n == -EFAULT)
+			return done ? done : -EFAULT;
+		if (n < 0) {
+			ret = n;
+			n = 0;
+		}
+		done += n;
 	}
-
-	if (len - done > migf->size - migf->len) {
-		migf->error = -EFBIG;
-		return migf->error;
+	if (ret) {
+		migf->error = ret;
+		return ret;
 	}
-	left = copy_from_user(migf->buf + migf->len, ubuf + done, len - done);
-	migf->len += len - done - left;
-	done = len - left;
-	return done ? done : -EFAULT;
+	return done;
 }
 
 static ssize_t mgpu_resume_write(struct file *filp, const char __user *ubuf,
@@ -575,81 +907,7 @@ static ssize_t mgpu_resume_write(struct file *filp, const char __user *ubuf,
 	return ret;
 }
 
-/* ---- resuming: checking and applying ------------------------------------ */
-
-/**
- * struct mgpu_stream_view - a received stream, checked, in pieces
- * @payload: the payload of each section, by id
- * @pages: the VRAM pages
- * @nr_pages: how many
- */
-struct mgpu_stream_view {
-	const void *payload[MGPU_STREAM_SECTIONS];
-	const struct mgpu_stream_page *pages;
-	u64 nr_pages;
-};
-
-/* The VRAM pages: inside the target's BAR0, in increasing index order. */
-static int mgpu_parse_vram(struct mgpu_device *mgpu, u64 len,
-			   struct mgpu_stream_view *v)
-{
-	const struct mgpu_stream_vram *vram = v->payload[MGPU_SECTION_VRAM];
-	u64 units = mgpu_stream_units(mgpu);
-	u64 i, index, next = 0;
-
-	v->nr_pages = le64_to_cpu(vram->pages);
-	if (v->nr_pages > units ||
-	    len != sizeof(*vram) + v->nr_pages * sizeof(*v->pages))
-		return -EINVAL;
-	v->pages = (const void *)(vram + 1);
-
-	for (i = 0; i < v->nr_pages; i++) {
-		index = le64_to_cpu(v->pages[i].index);
-		if (index < next || index >= units)
-			return -EINVAL;
-		next = index + 1;
-	}
-	return 0;
-}
-
-/*
- * Checks what the header cannot: that all of it arrived (-EINVAL), its CRC
- * (-EBADMSG), and the sections' order and lengths (-EINVAL).
- */
-static int mgpu_stream_parse(struct mgpu_device *mgpu,
-			     struct mgpu_mig_file *migf,
-			     struct mgpu_stream_view *v)
-{
-	const u8 *p, *end;
-	u64 len = 0;
-	unsigned int id;
-
-	if (migf->len < sizeof(migf->hdr) || migf->len < migf->size)
-		return -EINVAL;
-	p = migf->buf + sizeof(struct mgpu_stream_header);
-	end = migf->buf + migf->size;
-	if (mgpu_stream_crc(p, end - p) != le32_to_cpu(migf->hdr.crc32))
-		return -EBADMSG;
-
-	for (id = 0; id < MGPU_STREAM_SECTIONS; id++) {
-		const struct mgpu_stream_section *sec = (const void *)p;
-
-		if (end - p < sizeof(*sec))
-			return -EINVAL;
-		len = le64_to_cpu(sec->length);
-		p += sizeof(*sec);
-		if (le32_to_cpu(sec->id) != id || sec->reserved ||
-		    len > end - p || len < mgpu_sections[id].size ||
-		    (id != MGPU_SECTION_VRAM && len != mgpu_sections[id].size))
-			return -EINVAL;
-		v->payload[id] = p;
-		p += len;
-	}
-	if (p != end)
-		return -EINVAL;
-	/* VRAM is the last section: @len is still its length. */
-	return mgpu_parse_vram(mgpu, len, v);
-}
+/* ---- resuming: applying ------------------------------------------------- */
 
 /**
  * struct mgpu_mig_undo - what restoring the register file may change
@@ -692,49 +950,49 @@ static void mgpu_undo_restore(struct mgpu_device *mgpu,
 }
 
 /*
- * Replays the sections in stream order, then compares: only the whole
+ * Replays the state records in stream order, then compares: only the whole
  * replay gives the final state (the INTx status bit in config space, for
- * one, follows the registers that come after it).
+ * one, follows the registers that come after it).  The engine comes last.
  */
-static int mgpu_load_sections(struct mgpu_device *mgpu,
-			      const struct mgpu_stream_view *v)
+static int mgpu_load_records(struct mgpu_device *mgpu,
+			     const struct mgpu_stream_state *st)
 {
-	union {
-		struct mgpu_stream_config config;
-		struct mgpu_stream_regs regs;
-		struct mgpu_stream_irq irq;
-		struct mgpu_stream_display display;
-	} now;
-	const struct mgpu_section *sec;
-	unsigned int id;
+	struct mgpu_stream_state now;
+	const struct mgpu_state_rec *r;
+	unsigned int i;
 	int ret;
 
-	for (id = 0; id < MGPU_SECTION_VRAM; id++) {
-		ret = mgpu_sections[id].load(mgpu, v->payload[id]);
+	for (i = 0; i < MGPU_REC_STATES; i++) {
+		r = &mgpu_state_recs[i];
+		if (!r->load)
+			continue;
+		ret = r->load(mgpu, (const u8 *)st + r->offset);
 		if (ret)
 			return ret;
 	}
-	for (id = 0; id < MGPU_SECTION_VRAM; id++) {
-		sec = &mgpu_sections[id];
-		if (!sec->exact)
+	for (i = 0; i < MGPU_REC_STATES; i++) {
+		r = &mgpu_state_recs[i];
+		if (!r->exact)
 			continue;
-		sec->save(mgpu, &now);
-		if (memcmp(&now, v->payload[id], sec->size))
+		r->save(mgpu, (u8 *)&now + r->offset);
+		if (memcmp((u8 *)&now + r->offset, (const u8 *)st + r->offset,
+			   r->size))
 			return -EINVAL;
 	}
 	return 0;
 }
 
 /*
- * Restores the register file: reset, then each section replayed through the
+ * Restores the register file: reset, then each record replayed through the
  * paths a guest's writes take, so that read-only bits, clamps and filters
- * apply as they would to the guest.  A section the instance does not then
+ * apply as they would to the guest.  A record the instance does not then
  * save back byte for byte describes a state no guest could have reached:
- * -EINVAL.  On any error the instance is put back as it was.  The device is
- * stopped, so the replay signals no interrupt.
+ * -EINVAL.  Then the engine, which refuses a state no engine can be in.
+ * On any error the instance is put back as it was.  The device is
+ * stopped, so the replay signals no interrupt and runs no command.
  */
 static int mgpu_load_state(struct mgpu_device *mgpu,
-			   const struct mgpu_stream_view *v)
+			   const struct mgpu_stream_state *st)
 {
 	struct mgpu_mig_undo undo;
 	int ret;
@@ -743,89 +1001,38 @@ static int mgpu_load_state(struct mgpu_device *mgpu,
 	mgpu_undo_save(mgpu, &undo);
 	mgpu_config_reset(mgpu);
 	mgpu_regs_reset(mgpu);
-	ret = mgpu_load_sections(mgpu, v);
+	ret = mgpu_load_records(mgpu, st);
 	if (ret)
 		mgpu_undo_restore(mgpu, &undo);
 	mutex_unlock(&mgpu->lock);
+	if (ret)
+		return ret;
+
+	ret = mgpu_engine_restore(mgpu, &st->engine);
+	if (ret) {
+		mutex_lock(&mgpu->lock);
+		mgpu_undo_restore(mgpu, &undo);
+		mutex_unlock(&mgpu->lock);
+	}
 	return ret;
 }
 
 /*
- * Allocates the target's host pages under the stream's pages, so that the
- * copy that follows cannot fail.  Untouched pages read as zeros and new
- * ones are zeroed: what the instance shows does not change.
- */
-static int mgpu_reserve_vram(struct mgpu_device *mgpu,
-			     const struct mgpu_stream_view *v)
-{
-	u64 i;
-
-	for (i = 0; i < v->nr_pages; i++) {
-		if (mgpu_vram_touch(mgpu, le64_to_cpu(v->pages[i].index) /
-				    MGPU_UNITS_PER_PAGE))
-			return -ENOMEM;
-		cond_resched();
-	}
-	return 0;
-}
-
-/*
- * Makes VRAM what the stream says: its pages get their data, every other
- * stream page of a present host page is zeroed (the source had nothing
- * there).  Walks the host pages in index order beside the sorted stream
- * pages, all of whose host pages mgpu_reserve_vram() made present.
- */
-static void mgpu_load_vram(struct mgpu_device *mgpu,
-			   const struct mgpu_stream_view *v)
-{
-	unsigned int i;
-	pgoff_t index;
-	u64 next = 0;
-
-	for (index = mgpu_vram_next_present(mgpu, 0);
-	     index < mgpu_vram_pages(mgpu);
-	     index = mgpu_vram_next_present(mgpu, index + 1)) {
-		u8 *vaddr = mgpu_vram_map(mgpu, index);
-
-		for (i = 0; i < MGPU_UNITS_PER_PAGE; i++) {
-			u64 unit = (u64)index * MGPU_UNITS_PER_PAGE + i;
-			u8 *dst = vaddr + i * MGPU_STREAM_PAGE_SIZE;
-
-			if (next < v->nr_pages &&
-			    le64_to_cpu(v->pages[next].index) == unit)
-				memcpy(dst, v->pages[next++].data,
-				       MGPU_STREAM_PAGE_SIZE);
-			else
-				memset(dst, 0, MGPU_STREAM_PAGE_SIZE);
-		}
-		mgpu_vram_unmap(mgpu, vaddr);
-		cond_resched();
-	}
-	WARN_ON_ONCE(next != v->nr_pages);
-}
-
-/*
- * RESUMING -> STOP: everything that can fail comes before the first change
- * (checks, then page allocation, then the register file, which undoes
- * itself), and the VRAM copy that comes last cannot fail.  So the instance
- * takes the whole stream or nothing of it.
+ * RESUMING -> STOP: VRAM has been written as it arrived; the state applies
+ * only now, if the stream was whole and every record checked out.  A
+ * stream that stopped short is -ENODATA.
  */
 static int mgpu_resume_apply(struct mgpu_device *mgpu,
 			     struct mgpu_mig_file *migf)
 {
-	struct mgpu_stream_view v;
 	int ret;
 
 	mutex_lock(&migf->lock);
 	ret = migf->error;
+	if (!ret && migf->resume.phase != MGPU_RESUME_END)
+		ret = -ENODATA;
 	if (!ret)
-		ret = mgpu_stream_parse(mgpu, migf, &v);
-	if (!ret)
-		ret = mgpu_reserve_vram(mgpu, &v);
-	if (!ret)
-		ret = mgpu_load_state(mgpu, &v);
-	if (!ret)
-		mgpu_load_vram(mgpu, &v);
+		ret = mgpu_load_state(mgpu, &migf->resume.state);
 	mutex_unlock(&migf->lock);
 	return ret;
 }
@@ -836,7 +1043,6 @@ static int mgpu_mig_file_release(struct inode *inode, struct file *filp)
 {
 	struct mgpu_mig_file *migf = filp->private_data;
 
-	kvfree(migf->buf);
 	mutex_destroy(&migf->lock);
 	kfree(migf);
 	return 0;
@@ -845,6 +1051,8 @@ static int mgpu_mig_file_release(struct inode *inode, struct file *filp)
 static const struct file_operations mgpu_save_fops = {
 	.owner = THIS_MODULE,
 	.read = mgpu_save_read,
+	.unlocked_ioctl = mgpu_save_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 	.release = mgpu_mig_file_release,
 	.llseek = no_llseek,
 };
@@ -858,7 +1066,8 @@ static const struct file_operations mgpu_resume_fops = {
 
 /* A session file, read-only or write-only as @flags says, with no position. */
 static struct mgpu_mig_file *
-mgpu_mig_file_create(const struct file_operations *fops, int flags)
+mgpu_mig_file_create(struct mgpu_device *mgpu,
+		     const struct file_operations *fops, int flags)
 {
 	struct mgpu_mig_file *migf;
 	struct file *filp;
@@ -867,6 +1076,7 @@ mgpu_mig_file_create(const struct file_operations *fops, int flags)
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&migf->lock);
+	migf->mgpu = mgpu;
 
 	filp = anon_inode_getfile("[mgpu-migration]", fops, migf, flags);
 	if (IS_ERR(filp)) {
@@ -880,8 +1090,8 @@ mgpu_mig_file_create(const struct file_operations *fops, int flags)
 }
 
 /*
- * Ends the session in *@slot: its file fails every later read or write, its
- * buffer goes now, and the device drops its own reference to the file.
+ * Ends the session in *@slot: its file fails every later read, write or
+ * ioctl, and the device drops its own reference to the file.
  */
 static void mgpu_mig_file_end(struct mgpu_mig_file **slot)
 {
@@ -891,10 +1101,6 @@ static void mgpu_mig_file_end(struct mgpu_mig_file **slot)
 		return;
 	mutex_lock(&migf->lock);
 	migf->disabled = true;
-	kvfree(migf->buf);
-	migf->buf = NULL;
-	migf->len = 0;
-	migf->size = 0;
 	migf->mgpu = NULL;
 	mutex_unlock(&migf->lock);
 	fput(migf->filp);
@@ -903,7 +1109,7 @@ static void mgpu_mig_file_end(struct mgpu_mig_file **slot)
 
 /*
  * Starts a session: the device keeps a reference to the file for as long as
- * it is in the session's state, user space gets the one returned.
+ * it is in the session's states, user space gets the one returned.
  */
 static struct file *mgpu_mig_file_start(struct mgpu_mig_file *migf,
 					struct mgpu_mig_file **slot)
@@ -917,67 +1123,108 @@ static struct file *mgpu_mig_file_start(struct mgpu_mig_file *migf,
 
 typedef struct file *(*mgpu_mig_step_t)(struct mgpu_device *mgpu);
 
-/* RUNNING -> RUNNING_P2P: nothing is signalled any more (see the top). */
+/* Whether the device runs (interrupts, engine) in @state. */
+static bool mgpu_mig_state_runs(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_RUNNING ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY;
+}
+
+/*
+ * RUNNING -> RUNNING_P2P, PRE_COPY -> PRE_COPY_P2P: the engine stops
+ * between two commands (the one in flight ends first), and nothing is
+ * signalled any more (see the top).
+ */
 static struct file *mgpu_mig_quiesce(struct mgpu_device *mgpu)
 {
+	mgpu_engine_quiesce(mgpu);
 	mutex_lock(&mgpu->lock);
 	mgpu->irq.stopped = true;
 	mutex_unlock(&mgpu->lock);
 	return NULL;
 }
 
-/* RUNNING_P2P -> RUNNING: what became pending while stopped goes out. */
+/*
+ * RUNNING_P2P -> RUNNING, PRE_COPY_P2P -> PRE_COPY: what became pending
+ * while stopped goes out, and the engine runs what waits.
+ */
 static struct file *mgpu_mig_run(struct mgpu_device *mgpu)
 {
 	mutex_lock(&mgpu->lock);
 	mgpu->irq.stopped = false;
 	mgpu_irq_update(mgpu);
 	mutex_unlock(&mgpu->lock);
+	mgpu_engine_resume(mgpu);
 	return NULL;
 }
 
 /*
- * RUNNING_P2P <-> STOP: interrupts are already held back, and the device
- * does nothing else on its own.
+ * RUNNING_P2P <-> STOP: interrupts are already held back and the engine
+ * stopped; the device does nothing else on its own.
  */
 static struct file *mgpu_mig_nothing(struct mgpu_device *mgpu)
 {
 	return NULL;
 }
 
-/* STOP -> STOP_COPY */
-static struct file *mgpu_mig_save_start(struct mgpu_device *mgpu)
+/* A saving session; @precopy: only the header until STOP_COPY. */
+static struct file *mgpu_mig_save_begin(struct mgpu_device *mgpu,
+					bool precopy)
 {
 	struct mgpu_mig_file *migf;
-	int ret;
 
-	migf = mgpu_mig_file_create(&mgpu_save_fops, O_RDONLY);
+	migf = mgpu_mig_file_create(mgpu, &mgpu_save_fops, O_RDONLY);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
-	ret = mgpu_save_snapshot(mgpu, migf);
-	if (ret) {
-		fput(migf->filp);
-		return ERR_PTR(ret);
-	}
+	mgpu_save_header(mgpu, &migf->save);
+	migf->precopy = precopy;
+	if (!precopy)
+		mgpu_save_state(mgpu, &migf->save);
 	return mgpu_mig_file_start(migf, &mgpu->mig.save);
 }
 
-/* STOP_COPY -> STOP */
+/* STOP -> STOP_COPY */
+static struct file *mgpu_mig_save_start(struct mgpu_device *mgpu)
+{
+	return mgpu_mig_save_begin(mgpu, false);
+}
+
+/* RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P */
+static struct file *mgpu_mig_precopy_start(struct mgpu_device *mgpu)
+{
+	return mgpu_mig_save_begin(mgpu, true);
+}
+
+/*
+ * PRE_COPY_P2P -> STOP_COPY: the device is stopped, its state goes into
+ * the session after the header; the same fd carries on.
+ */
+static struct file *mgpu_mig_precopy_stop(struct mgpu_device *mgpu)
+{
+	struct mgpu_mig_file *migf = mgpu->mig.save;
+
+	mutex_lock(&migf->lock);
+	migf->precopy = false;
+	mgpu_save_state(mgpu, &migf->save);
+	mutex_unlock(&migf->lock);
+	return NULL;
+}
+
+/* STOP_COPY -> STOP, PRE_COPY -> RUNNING, PRE_COPY_P2P -> RUNNING_P2P */
 static struct file *mgpu_mig_save_end(struct mgpu_device *mgpu)
 {
 	mgpu_mig_file_end(&mgpu->mig.save);
 	return NULL;
 }
 
-/* STOP -> RESUMING: nothing changes until the stream is complete. */
+/* STOP -> RESUMING: VRAM changes as the stream arrives, the rest at the end. */
 static struct file *mgpu_mig_resume_start(struct mgpu_device *mgpu)
 {
 	struct mgpu_mig_file *migf;
 
-	migf = mgpu_mig_file_create(&mgpu_resume_fops, O_WRONLY);
+	migf = mgpu_mig_file_create(mgpu, &mgpu_resume_fops, O_WRONLY);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
-	migf->mgpu = mgpu;
 	return mgpu_mig_file_start(migf, &mgpu->mig.resume);
 }
 
@@ -1000,48 +1247,52 @@ struct mgpu_mig_arc {
 	enum vfio_device_mig_state failed;
 };
 
-#define MGPU_MIG_STATES		(VFIO_DEVICE_STATE_RUNNING_P2P + 1)
+#define MGPU_MIG_STATES		(VFIO_DEVICE_STATE_PRE_COPY_P2P + 1)
+#define MGPU_ARC(from, to, fn)						\
+	[VFIO_DEVICE_STATE_##from][VFIO_DEVICE_STATE_##to] = {		\
+		fn, VFIO_DEVICE_STATE_##from				\
+	}
 
 /*
- * The arcs vfio_mig_get_next_state() asks a STOP_COPY | P2P driver for, by
- * [from][to]; every other transition is a path of these, or refused by it.
+ * The arcs vfio_mig_get_next_state() asks a STOP_COPY | P2P (| PRE_COPY)
+ * driver for, by [from][to]; every other transition is a path of these, or
+ * refused by it.  A failed arc leaves the device where it was, except
+ * RESUMING -> STOP: a refused stream leaves it in STOP, see the top.  The PRE_COPY arcs are
+ * asked for only where MGPU_MIG_PRE_COPY is offered.
  */
 static const struct mgpu_mig_arc mgpu_mig_arcs[MGPU_MIG_STATES][MGPU_MIG_STATES] = {
-	[VFIO_DEVICE_STATE_RUNNING][VFIO_DEVICE_STATE_RUNNING_P2P] = {
-		mgpu_mig_quiesce, VFIO_DEVICE_STATE_RUNNING
-	},
-	[VFIO_DEVICE_STATE_RUNNING_P2P][VFIO_DEVICE_STATE_RUNNING] = {
-		mgpu_mig_run, VFIO_DEVICE_STATE_RUNNING_P2P
-	},
-	[VFIO_DEVICE_STATE_RUNNING_P2P][VFIO_DEVICE_STATE_STOP] = {
-		mgpu_mig_nothing, VFIO_DEVICE_STATE_RUNNING_P2P
-	},
-	[VFIO_DEVICE_STATE_STOP][VFIO_DEVICE_STATE_RUNNING_P2P] = {
-		mgpu_mig_nothing, VFIO_DEVICE_STATE_STOP
-	},
-	[VFIO_DEVICE_STATE_STOP][VFIO_DEVICE_STATE_STOP_COPY] = {
-		mgpu_mig_save_start, VFIO_DEVICE_STATE_STOP
-	},
-	[VFIO_DEVICE_STATE_STOP_COPY][VFIO_DEVICE_STATE_STOP] = {
-		mgpu_mig_save_end, VFIO_DEVICE_STATE_STOP_COPY
-	},
-	[VFIO_DEVICE_STATE_STOP][VFIO_DEVICE_STATE_RESUMING] = {
-		mgpu_mig_resume_start, VFIO_DEVICE_STATE_STOP
-	},
-	/* A refused stream leaves the device in STOP as it was: see the top. */
+	MGPU_ARC(RUNNING, RUNNING_P2P, mgpu_mig_quiesce),
+	MGPU_ARC(RUNNING_P2P, RUNNING, mgpu_mig_run),
+	MGPU_ARC(RUNNING_P2P, STOP, mgpu_mig_nothing),
+	MGPU_ARC(STOP, RUNNING_P2P, mgpu_mig_nothing),
+	MGPU_ARC(STOP, STOP_COPY, mgpu_mig_save_start),
+	MGPU_ARC(STOP_COPY, STOP, mgpu_mig_save_end),
+	MGPU_ARC(STOP, RESUMING, mgpu_mig_resume_start),
+	/* a refused stream has ended the session: the device is in STOP */
 	[VFIO_DEVICE_STATE_RESUMING][VFIO_DEVICE_STATE_STOP] = {
 		mgpu_mig_resume_end, VFIO_DEVICE_STATE_STOP
 	},
+	MGPU_ARC(RUNNING, PRE_COPY, mgpu_mig_precopy_start),
+	MGPU_ARC(RUNNING_P2P, PRE_COPY_P2P, mgpu_mig_precopy_start),
+	MGPU_ARC(PRE_COPY, RUNNING, mgpu_mig_save_end),
+	MGPU_ARC(PRE_COPY_P2P, RUNNING_P2P, mgpu_mig_save_end),
+	MGPU_ARC(PRE_COPY, PRE_COPY_P2P, mgpu_mig_quiesce),
+	MGPU_ARC(PRE_COPY_P2P, PRE_COPY, mgpu_mig_run),
+	MGPU_ARC(PRE_COPY_P2P, STOP_COPY, mgpu_mig_precopy_stop),
 };
 
 static struct file *mgpu_mig_step(struct mgpu_device *mgpu,
 				  enum vfio_device_mig_state next)
 {
 	struct mgpu_migration *mig = &mgpu->mig;
-	const struct mgpu_mig_arc *arc = &mgpu_mig_arcs[mig->state][next];
+	const struct mgpu_mig_arc *arc;
 	struct file *res;
 
 	lockdep_assert_held(&mig->lock);
+	if (WARN_ON_ONCE(mig->state >= MGPU_MIG_STATES ||
+			 next >= MGPU_MIG_STATES))
+		return ERR_PTR(-EINVAL);
+	arc = &mgpu_mig_arcs[mig->state][next];
 	if (WARN_ON_ONCE(!arc->step))
 		return ERR_PTR(-EINVAL);
 	res = arc->step(mgpu);
@@ -1111,7 +1362,7 @@ void mgpu_migration_init(struct mgpu_device *mgpu)
 	mutex_init(&mgpu->mig.lock);
 	mgpu->mig.state = VFIO_DEVICE_STATE_RUNNING;
 	mgpu->vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |
-				     VFIO_MIGRATION_P2P;
+				     VFIO_MIGRATION_P2P | MGPU_MIG_PRE_COPY;
 	mgpu->vdev.mig_ops = &mgpu_mig_ops;
 }
 
@@ -1128,22 +1379,27 @@ void mgpu_migration_release(struct mgpu_device *mgpu)
  * mgpu_migration_reset() - back to RUNNING, for a device reset or close
  * @mgpu: the instance
  *
- * Ends any session (its fd then fails reads and writes with -ENODEV) and
- * lets interrupts out again.  Pending causes are not signalled here: the
- * device reset that the caller does next clears them.
+ * Ends any session (its fd then fails reads and writes with -ENODEV), lets
+ * interrupts out again and undoes the engine stop of the P2P and stopped
+ * states.  Pending causes are not signalled here: the device reset that the
+ * caller does next clears them.
  *
  * Context: takes the migration lock and mgpu->lock; call it with neither.
  */
 void mgpu_migration_reset(struct mgpu_device *mgpu)
 {
 	struct mgpu_migration *mig = &mgpu->mig;
+	bool stopped;
 
 	mutex_lock(&mig->lock);
 	mgpu_mig_file_end(&mig->save);
 	mgpu_mig_file_end(&mig->resume);
+	stopped = !mgpu_mig_state_runs(mig->state);
 	mig->state = VFIO_DEVICE_STATE_RUNNING;
 	mutex_lock(&mgpu->lock);
 	mgpu->irq.stopped = false;
 	mutex_unlock(&mgpu->lock);
+	if (stopped)
+		mgpu_engine_resume(mgpu);
 	mutex_unlock(&mig->lock);
 }

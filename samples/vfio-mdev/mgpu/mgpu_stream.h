@@ -1,27 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * mgpu_stream.h - the byte layout of an mgpu migration stream: what
- * mgpu_migration.c produces in STOP_COPY and consumes in RESUMING.
+ * mgpu_migration.c produces while saving (PRE_COPY, STOP_COPY) and consumes
+ * in RESUMING, and the one place that knows whether the kernel offers
+ * PRE_COPY.
  *
  * The stream is an ABI between two hosts, which may run different builds of
  * mgpu: every field is little-endian, every structure packed, and reserved
- * fields are 0.  Any change of layout or meaning needs a new stream version
- * (the stream_version module parameter, which is part of the types' version
- * strings).  The magic and the version are the first 12 bytes of every
- * version, so that a target can always tell a stream it cannot parse.
+ * fields are 0.  Its layout has a number, MGPU_STREAM_FORMAT, in the header;
+ * what a source's state means has another, the GPU's stream_version (the
+ * module parameter that is part of the types' version strings).  The magic
+ * and the format are the first 12 bytes of every format, so that a target
+ * can always tell a stream it cannot parse.
  *
- * A stream is a header, then the MGPU_STREAM_SECTIONS sections in the order
- * of enum mgpu_stream_section_id, each a struct mgpu_stream_section and its
- * payload:
+ * A stream is a header, then records, each a struct mgpu_stream_record and
+ * its payload, in this order:
  *
- *   CONFIG   config space and the BAR values as the guest wrote them
- *   REGS     the register BAR: dispi, VGA bytes, ENDIAN, IRQ_STATUS,
- *            IRQ_ENABLE, SCRATCH (the EDID is rebuilt from the profile)
- *   IRQ      the INTx mask and the causes already signalled by MSI (the
- *            eventfds are not migrated: the target's user installs its own)
- *   DISPLAY  the plane id counter (the plane itself is in REGS)
- *   VRAM     a page count, then for each VRAM page that holds data, in
- *            increasing index order, its index and its 4096 bytes
+ *   CONFIG    config space and the BAR values as the guest wrote them
+ *   REGS      the register BAR: dispi, VGA bytes, ENDIAN, IRQ_STATUS,
+ *             IRQ_ENABLE, SCRATCH (the EDID is rebuilt from the profile)
+ *   IRQ       the INTx mask and the causes already signalled by MSI (the
+ *             eventfds are not migrated: the target's user installs its own)
+ *   DISPLAY   the plane id counter (the plane itself is in REGS)
+ *   ENGINE    the compute engine: ring, HEAD/TAIL, fence, status, weight
+ *   VRAM      zero or more: a run of touched VRAM, at most
+ *             MGPU_STREAM_RUN_MAX bytes at a 4 KiB-aligned offset, in
+ *             increasing offset order without overlap; VRAM not in any
+ *             run reads as zeros on the target
+ *   END       the last record: no payload, the VRAM bytes sent
+ *
+ * Every record is checked on its own as it arrives, so that a target needs
+ * no more than one record header of buffer however large the VRAM: the
+ * header checksum covers the header, the data checksum the payload, the
+ * sequence number catches a lost or repeated record.  The checksums are
+ * xxh64 (seed 0) of lib/xxhash.c, a portable 64-bit hash that runs faster
+ * than memcpy: the record header keeps its low 32 bits.
  *
  * Documentation/driver-api/mgpu.rst has the same as tables.
  */
@@ -30,71 +43,93 @@
 #define MGPU_STREAM_H
 
 #include <linux/build_bug.h>
+#include <linux/ioctl.h>
 #include <linux/pci_regs.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
+#include <linux/vfio.h>
 
 #include "mgpu.h"
 
 #define MGPU_STREAM_MAGIC	"MGPUMIG"	/* and its NUL: 8 bytes */
 #define MGPU_STREAM_MAGIC_LEN	8
-/* The unit of VRAM in the stream, whatever the host's page size. */
+/* The layout described here. */
+#define MGPU_STREAM_FORMAT	2
+/* The unit of VRAM offsets and lengths in the stream, whatever the host's. */
 #define MGPU_STREAM_PAGE_SIZE	4096
+/* The largest VRAM record payload. */
+#define MGPU_STREAM_RUN_MAX	SZ_256K
 
 /**
  * struct mgpu_stream_header - the start of a stream
  * @magic: MGPU_STREAM_MAGIC with its NUL
+ * @format: MGPU_STREAM_FORMAT
  * @version: the stream version of the GPU that saved it (1-255)
  * @slices: the profile of the source: its slices (1, 2, 4 or 8)
+ * @reserved0: 0
  * @vram_size: the VRAM of the source (its BAR0 size) in bytes
- * @sections: the number of sections, MGPU_STREAM_SECTIONS
- * @crc32: CRC-32 (the one of zlib and Ethernet) of every byte after the
- *	header, up to @length
- * @length: bytes of the whole stream, the header included
  * @reserved: 0
+ * @check: xxh64 of the header's bytes before it
  */
 struct mgpu_stream_header {
 	u8 magic[MGPU_STREAM_MAGIC_LEN];
+	__le32 format;
 	__le32 version;
 	__le32 slices;
+	__le32 reserved0;
 	__le64 vram_size;
-	__le32 sections;
-	__le32 crc32;
-	__le64 length;
-	__le64 reserved;
+	__le64 reserved[3];
+	__le64 check;
 } __packed;
 
 /**
- * enum mgpu_stream_section_id - the sections, in stream order
- * @MGPU_SECTION_CONFIG: struct mgpu_stream_config
- * @MGPU_SECTION_REGS: struct mgpu_stream_regs
- * @MGPU_SECTION_IRQ: struct mgpu_stream_irq
- * @MGPU_SECTION_DISPLAY: struct mgpu_stream_display
- * @MGPU_SECTION_VRAM: struct mgpu_stream_vram, then its pages
- * @MGPU_STREAM_SECTIONS: how many there are
+ * enum mgpu_stream_record_type - the records, in stream order
+ * @MGPU_REC_CONFIG: struct mgpu_stream_config
+ * @MGPU_REC_REGS: struct mgpu_stream_regs
+ * @MGPU_REC_IRQ: struct mgpu_stream_irq
+ * @MGPU_REC_DISPLAY: struct mgpu_stream_display
+ * @MGPU_REC_ENGINE: struct mgpu_engine_state
+ * @MGPU_REC_VRAM: VRAM contents at &mgpu_stream_record.offset
+ * @MGPU_REC_END: the end of the stream
+ * @MGPU_REC_TYPES: one more than the last
+ *
+ * CONFIG to ENGINE are the state records: each comes once, in this order.
  */
-enum mgpu_stream_section_id {
-	MGPU_SECTION_CONFIG,
-	MGPU_SECTION_REGS,
-	MGPU_SECTION_IRQ,
-	MGPU_SECTION_DISPLAY,
-	MGPU_SECTION_VRAM,
-	MGPU_STREAM_SECTIONS
+enum mgpu_stream_record_type {
+	MGPU_REC_CONFIG = 1,
+	MGPU_REC_REGS,
+	MGPU_REC_IRQ,
+	MGPU_REC_DISPLAY,
+	MGPU_REC_ENGINE,
+	MGPU_REC_VRAM,
+	MGPU_REC_END,
+	MGPU_REC_TYPES
 };
 
+#define MGPU_REC_STATES		(MGPU_REC_ENGINE - MGPU_REC_CONFIG + 1)
+
 /**
- * struct mgpu_stream_section - the header of a section
- * @id: its enum mgpu_stream_section_id
- * @reserved: 0
+ * struct mgpu_stream_record - the header of a record
+ * @type: its enum mgpu_stream_record_type
  * @length: bytes of payload that follow
+ * @offset: VRAM: the byte offset in BAR0 of the payload; END: the sum of
+ *	the VRAM records' lengths; others: 0
+ * @data_check: xxh64 of the payload (0 bytes for END)
+ * @seq: the number of records before this one
+ * @head_check: the low 32 bits of xxh64 of the bytes of the record header
+ *	before it
  */
-struct mgpu_stream_section {
-	__le32 id;
-	__le32 reserved;
-	__le64 length;
+struct mgpu_stream_record {
+	__le32 type;
+	__le32 length;
+	__le64 offset;
+	__le64 data_check;
+	__le32 seq;
+	__le32 head_check;
 } __packed;
 
 /**
- * struct mgpu_stream_config - MGPU_SECTION_CONFIG
+ * struct mgpu_stream_config - MGPU_REC_CONFIG
  * @config: the 256 bytes of config space as the guest reads them
  * @bar: the BAR values as written, before masking with the BAR sizes
  */
@@ -104,7 +139,7 @@ struct mgpu_stream_config {
 } __packed;
 
 /**
- * struct mgpu_stream_regs - MGPU_SECTION_REGS, the register file
+ * struct mgpu_stream_regs - MGPU_REC_REGS, the register file
  * @dispi: the bochs dispi registers, by index
  * @vga: the VGA ioport bytes
  * @endian: the QEMU extended ENDIAN register
@@ -122,7 +157,7 @@ struct mgpu_stream_regs {
 } __packed;
 
 /**
- * struct mgpu_stream_irq - MGPU_SECTION_IRQ, interrupt delivery
+ * struct mgpu_stream_irq - MGPU_REC_IRQ, interrupt delivery
  * @intx_masked: 1 if INTx is masked, else 0
  * @reserved: 0
  * @msi_sent: the asserted causes already signalled as MSI
@@ -134,7 +169,7 @@ struct mgpu_stream_irq {
 } __packed;
 
 /**
- * struct mgpu_stream_display - MGPU_SECTION_DISPLAY
+ * struct mgpu_stream_display - MGPU_REC_DISPLAY
  * @next_dmabuf_id: the last plane id handed out
  * @reserved: 0
  */
@@ -143,31 +178,37 @@ struct mgpu_stream_display {
 	__le32 reserved;
 } __packed;
 
-/**
- * struct mgpu_stream_vram - MGPU_SECTION_VRAM, before its pages
- * @pages: the number of struct mgpu_stream_page that follow
- */
-struct mgpu_stream_vram {
-	__le64 pages;
-} __packed;
-
-/**
- * struct mgpu_stream_page - one page of VRAM
- * @index: its offset in BAR0 divided by MGPU_STREAM_PAGE_SIZE
- * @data: its contents
- */
-struct mgpu_stream_page {
-	__le64 index;
-	u8 data[MGPU_STREAM_PAGE_SIZE];
-} __packed;
-
-static_assert(sizeof(struct mgpu_stream_header) == 48);
-static_assert(sizeof(struct mgpu_stream_section) == 16);
+static_assert(sizeof(struct mgpu_stream_header) == 64);
+static_assert(sizeof(struct mgpu_stream_record) == 32);
 static_assert(sizeof(struct mgpu_stream_config) == 280);
 static_assert(sizeof(struct mgpu_stream_regs) == 70);
 static_assert(sizeof(struct mgpu_stream_irq) == 8);
 static_assert(sizeof(struct mgpu_stream_display) == 8);
-static_assert(sizeof(struct mgpu_stream_vram) == 8);
-static_assert(sizeof(struct mgpu_stream_page) == 4104);
+static_assert(sizeof(struct mgpu_engine_state) == 48);
+static_assert(MGPU_STREAM_RUN_MAX % PAGE_SIZE == 0);
+static_assert(PAGE_SIZE % MGPU_STREAM_PAGE_SIZE == 0);
+
+/*
+ * PRE_COPY (VFIO_MIGRATION_PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO) came with
+ * Linux 6.2.  This is the only place that asks: MGPU_MIG_PRE_COPY is the
+ * flag mgpu offers, 0 where the kernel has none, and on such a kernel the
+ * two states get their uAPI numbers so that the state table is the same on
+ * every kernel (the core never asks a driver for a state it did not offer).
+ */
+#ifdef VFIO_MIGRATION_PRE_COPY
+#define MGPU_MIG_PRE_COPY	VFIO_MIGRATION_PRE_COPY
+#else
+#define MGPU_MIG_PRE_COPY	0
+#define VFIO_DEVICE_STATE_PRE_COPY	6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P	7
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+
+#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
 
 #endif /* MGPU_STREAM_H */

@@ -23,6 +23,7 @@ PAIR_SCALING = ["null", "test_mdev", "mgpu", "mbochs-small", "mtty"]
 # What each driver label means, for the tables.
 DRIVERS = {
     "mgpu": "ours: mgpu, mgpu-eighth (64 MiB BAR0), 8 GPUs",
+    "mgpu-quarter": "ours: mgpu, mgpu-quarter (128 MiB BAR0), migration",
     "test_mdev": "ours: test_mdev.ko vfio=Y (registers a vfio_device)",
     "null": "ours: test_mdev.ko vfio=N (empty probe: the null driver)",
     "mbochs-large": "peer: Debian mdev.ko + mbochs, mbochs-large (64 MiB)",
@@ -36,7 +37,7 @@ DRIVERS = {
 
 
 # The colour of a bar: 1 ours, 2 peer, anything else 3 (reference).
-SIDES = {"mgpu": 1, "test_mdev": 1, "null": 1, "mbochs": 2,
+SIDES = {"mgpu": 1, "mgpu-quarter": 1, "test_mdev": 1, "null": 1, "mbochs": 2,
          "mbochs-large": 2, "mbochs-small": 2, "mtty": 2}
 
 
@@ -349,6 +350,21 @@ class Report:
             ["stream bytes, 1 page touched",
              cell(self.get("mgpu", "idle_stream_bytes")), "", ""],
         ])
+        self.p("Kernel memory a session holds (Slab + VmallocUsed with the "
+               "whole stream moved, less before the session), and the same "
+               "64 MiB migrated between instances of twice the VRAM:")
+        self.p()
+        rows = []
+        for drv, label in [("mgpu", "eighth"), ("mgpu-quarter", "quarter")]:
+            vram = self.get(drv, "vram_MiB")
+            rows.append(["%s (%s MiB VRAM)" % (label,
+                                               fmt(vram.median) if vram else "?"),
+                         cell(self.get(drv, "save_kmem_KiB")),
+                         cell(self.get(drv, "resume_kmem_KiB")),
+                         rfmt(ratio(self.get(drv, "save_MiBps"), mc)),
+                         rfmt(ratio(self.get(drv, "resume_MiBps"), mc))])
+        self.table(["instance", "save KiB", "resume KiB",
+                    "save/memcpy", "resume/memcpy"], rows)
         self.p("The peer samples (6.1 mbochs, mtty) have no migration.")
         self.p()
         for name, st in [("save", save), ("resume", resume)]:

@@ -14,6 +14,15 @@
  *       instance with one page written:
  *       save_MiBps, resume_MiBps   N bytes of VRAM per second of the whole
  *                                  save or resume, state changes included
+ *       save_kmem_KiB, resume_kmem_KiB
+ *                                  kernel memory a session holds: Slab +
+ *                                  VmallocUsed of /proc/meminfo with the
+ *                                  whole stream moved but the session not
+ *                                  yet ended, less the same just before it
+ *                                  began (DST's VRAM is written all over
+ *                                  first, so that resuming allocates no VRAM
+ *                                  page and only the session counts)
+ *       vram_MiB                   the BAR0 size of SRC
  *       stream_bytes               the stream of SRC
  *       idle_stream_bytes          the stream of IDLE
  *
@@ -34,6 +43,26 @@
 #include "mig_client.h"
 
 #define PAGE	4096UL
+
+/*
+ * Slab + VmallocUsed of /proc/meminfo, in KiB: the kernel memory that a
+ * driver's kmalloc(), kvmalloc() and vmalloc() take.
+ */
+static long kmem_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long sum = 0, v;
+
+	if (!f)
+		die("/proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &v) == 1 ||
+		    sscanf(line, "VmallocUsed: %ld kB", &v) == 1)
+			sum += v;
+	fclose(f);
+	return sum;
+}
 
 static bool supports_stop_copy(int dev)
 {
@@ -76,34 +105,70 @@ static __u64 bar0(const struct vfio_dev *v, size_t bytes)
 	return info.offset;
 }
 
-static void vram_write(const struct vfio_dev *v, const unsigned char *buf,
-		       size_t bytes, size_t chunk)
+/* BAR0's size. */
+static __u64 bar0_size(const struct vfio_dev *v)
 {
-	__u64 base = bar0(v, bytes);
+	struct vfio_region_info info;
+	int ret = vfio_region(v, VFIO_PCI_BAR0_REGION_INDEX, &info);
+
+	if (ret)
+		die("BAR0 region info: %s", strerror(-ret));
+	return info.size;
+}
+
+/* Writes @bytes of @buf at @at in BAR0 (at most to its end). */
+static void vram_write_at(const struct vfio_dev *v, const unsigned char *buf,
+			  size_t at, size_t bytes, size_t chunk)
+{
+	__u64 base = bar0(v, 0), size = bar0_size(v);
 	size_t done;
 
-	for (done = 0; done < bytes; done += chunk)
-		if (pwrite(v->device, buf + done, chunk, base + done) !=
+	for (done = 0; done < bytes && at + done < size; done += chunk)
+		if (pwrite(v->device, buf + done, chunk, base + at + done) !=
 		    (ssize_t)chunk)
 			die("pwrite of BAR0: %s", strerror(errno));
 }
 
-/* Saves @dev (RUNNING -> STOP_COPY -> STOP) into @s; its seconds. */
-static double save(int dev, struct vfio_mig_stream *s, size_t chunk)
+static void vram_write(const struct vfio_dev *v, const unsigned char *buf,
+		       size_t bytes, size_t chunk)
 {
-	double t0 = now_s();
-	const char *step;
-	int ret;
-
-	ret = vfio_mig_save(dev, s, chunk, &step);
-	if (ret)
-		die("saving, at %s: %s", step, strerror(-ret));
-	return now_s() - t0;
+	bar0(v, bytes);
+	vram_write_at(v, buf, 0, bytes, chunk);
 }
 
-/* Resumes @dev (RUNNING -> RESUMING -> STOP) from @s; its seconds. */
-static double resume(int dev, const struct vfio_mig_stream *s, size_t chunk)
+/*
+ * Saves @dev (RUNNING -> STOP_COPY, read to EOF, -> STOP) into @s; its
+ * seconds.  *@kmem: the kernel memory the session held at its end.
+ */
+static double save(int dev, struct vfio_mig_stream *s, size_t chunk,
+		   long *kmem)
 {
+	long before = kmem_kib();
+	double t0 = now_s();
+	int fd, ret;
+
+	fd = mig_set(dev, VFIO_DEVICE_STATE_STOP_COPY);
+	if (fd < 0)
+		die("STOP_COPY gave no data fd");
+	ret = vfio_mig_read_all(fd, s, chunk);
+	if (ret)
+		die("read of the saving fd: %s", strerror(-ret));
+	*kmem = kmem_kib() - before;
+	close(fd);
+	mig_set(dev, VFIO_DEVICE_STATE_STOP);
+	t0 = now_s() - t0;
+	mig_set(dev, VFIO_DEVICE_STATE_RUNNING);
+	return t0;
+}
+
+/*
+ * Resumes @dev (RUNNING -> RESUMING -> STOP) from @s; its seconds.  *@kmem:
+ * the kernel memory the session held with the whole stream written.
+ */
+static double resume(int dev, const struct vfio_mig_stream *s, size_t chunk,
+		     long *kmem)
+{
+	long before = kmem_kib();
 	double t0 = now_s();
 	int fd, ret;
 
@@ -113,6 +178,7 @@ static double resume(int dev, const struct vfio_mig_stream *s, size_t chunk)
 	ret = vfio_mig_write_all(fd, s->buf, s->len, chunk);
 	if (ret)
 		die("write of the resuming fd: %s", strerror(-ret));
+	*kmem = kmem_kib() - before;
 	close(fd);
 	mig_set(dev, VFIO_DEVICE_STATE_STOP);
 	return now_s() - t0;
@@ -123,6 +189,7 @@ static void bench(char **uuids, size_t bytes, size_t chunk)
 	unsigned char *vram = malloc(bytes), *back = malloc(bytes);
 	struct vfio_mig_stream s = { 0 };
 	struct vfio_dev v;
+	long kmem;
 	size_t i;
 	double t;
 
@@ -133,16 +200,26 @@ static void bench(char **uuids, size_t bytes, size_t chunk)
 
 	/* the source: touched VRAM, saved */
 	open_dev(&v, uuids[0]);
+	bar0(&v, bytes);
+	result("vram_MiB", bar0_size(&v) / (double)MiB, "MiB");
 	vram_write(&v, vram, bytes, chunk);
-	t = save(v.device, &s, chunk);
+	t = save(v.device, &s, chunk, &kmem);
 	result("save_MiBps", bytes / (double)MiB / t, "MiB/s");
+	result("save_kmem_KiB", kmem, "KiB");
 	result("stream_bytes", s.len, "B");
 	vfio_dev_close(&v);
 
-	/* the target: resumed, and its VRAM checked */
+	/*
+	 * the target: all its VRAM written first (so resuming allocates no
+	 * page, and must overwrite or zero every byte), resumed, checked
+	 */
 	open_dev(&v, uuids[1]);
-	t = resume(v.device, &s, chunk);
+	memset(back, 0x5a, bytes);
+	for (i = 0; i < bar0_size(&v); i += bytes)
+		vram_write_at(&v, back, i, bytes, chunk);
+	t = resume(v.device, &s, chunk, &kmem);
 	result("resume_MiBps", bytes / (double)MiB / t, "MiB/s");
+	result("resume_kmem_KiB", kmem, "KiB");
 	if (pread(v.device, back, bytes, bar0(&v, bytes)) != (ssize_t)bytes ||
 	    memcmp(vram, back, bytes))
 		die("the resumed VRAM differs from the saved one");
@@ -151,7 +228,7 @@ static void bench(char **uuids, size_t bytes, size_t chunk)
 	/* an idle instance: one page written */
 	open_dev(&v, uuids[2]);
 	vram_write(&v, vram, PAGE, PAGE);
-	save(v.device, &s, chunk);
+	save(v.device, &s, chunk, &kmem);
 	result("idle_stream_bytes", s.len, "B");
 	vfio_dev_close(&v);
 

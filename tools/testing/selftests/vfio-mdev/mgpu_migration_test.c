@@ -35,6 +35,7 @@
 
 #include "kselftest_harness.h"
 #include "common.h"
+#include "mgpu_engine_lib.h"
 #include "mgpu_lib.h"
 #include "mig_client.h"
 #include "vfio_client.h"
@@ -52,40 +53,43 @@
 /* ---- the stream, as the documentation lays it out ------------------------ */
 
 #define HDR_MAGIC	0
-#define HDR_VERSION	8
-#define HDR_SLICES	12
-#define HDR_VRAM	16
-#define HDR_SECTIONS	24
-#define HDR_CRC		28
-#define HDR_LENGTH	32
-#define HDR_RESERVED	40
-#define HDR_LEN		48
-#define SEC_LEN		16	/* id, reserved (le32), length (le64) */
+#define HDR_VERSION	MGPU_ST_HDR_VERSION
+#define HDR_SLICES	MGPU_ST_HDR_SLICES
+#define HDR_VRAM	MGPU_ST_HDR_VRAM
+#define HDR_LEN		MGPU_ST_HDR_LEN
+#define REC_LEN		MGPU_ST_REC_LEN
 #define CONFIG_LEN	280
 #define REGS_LEN	70
 #define IRQ_LEN		8
 #define DISPLAY_LEN	8
-#define VRAM_HEAD_LEN	8
-#define PAGE_REC_LEN	(8 + PAGE)
+#define ENGINE_LEN	48
 
-#define SEC_CONFIG	HDR_LEN
-#define SEC_REGS	(SEC_CONFIG + SEC_LEN + CONFIG_LEN)
-#define SEC_IRQ		(SEC_REGS + SEC_LEN + REGS_LEN)
-#define SEC_DISPLAY	(SEC_IRQ + SEC_LEN + IRQ_LEN)
-#define SEC_VRAM	(SEC_DISPLAY + SEC_LEN + DISPLAY_LEN)
-#define CONFIG_AT	(SEC_CONFIG + SEC_LEN)
-#define REGS_AT		(SEC_REGS + SEC_LEN)
-#define IRQ_AT		(SEC_IRQ + SEC_LEN)
-#define DISPLAY_AT	(SEC_DISPLAY + SEC_LEN)
-#define VRAM_PAGES	(SEC_VRAM + SEC_LEN)
-#define PAGE_REC(n)	(VRAM_PAGES + VRAM_HEAD_LEN + (n) * PAGE_REC_LEN)
-#define STREAM_MIN	PAGE_REC(0)	/* no VRAM page: 502 bytes */
+/* The state records come first, in this order, at fixed places. */
+#define REC_CONFIG	HDR_LEN
+#define REC_REGS	(REC_CONFIG + REC_LEN + CONFIG_LEN)
+#define REC_IRQ		(REC_REGS + REC_LEN + REGS_LEN)
+#define REC_DISPLAY	(REC_IRQ + REC_LEN + IRQ_LEN)
+#define REC_ENGINE	(REC_DISPLAY + REC_LEN + DISPLAY_LEN)
+#define STATE_END	(REC_ENGINE + REC_LEN + ENGINE_LEN)	/* 638 */
+#define CONFIG_AT	(REC_CONFIG + REC_LEN)
+#define REGS_AT		(REC_REGS + REC_LEN)
+#define IRQ_AT		(REC_IRQ + REC_LEN)
+#define DISPLAY_AT	(REC_DISPLAY + REC_LEN)
+#define ENGINE_AT	(REC_ENGINE + REC_LEN)
+/* No VRAM: the state records and END. */
+#define STREAM_MIN	(STATE_END + REC_LEN)
+/* VRAM record @n of a stream whose runs before it are all full. */
+#define VREC(n)		(STATE_END + (n) * (REC_LEN + MGPU_ST_RUN_MAX))
 
 #define REGS_DISPI(i)	(REGS_AT + 2 * (i))
 #define REGS_VGA	(REGS_AT + 22)
 #define REGS_IRQ_STATUS	(REGS_AT + 58)
 #define IRQ_INTX_MASKED	IRQ_AT
 #define IRQ_MSI_SENT	(IRQ_AT + 4)
+#define ENGINE_RESERVED	(ENGINE_AT + 40)
+
+#define put_le		mig_put_le
+#define get_le		mig_get_le
 
 enum mig_state {
 	ERROR = VFIO_DEVICE_STATE_ERROR,
@@ -111,51 +115,6 @@ static char mgpu_why[256];
  * The 6.1 harness runs a test's body even when its setup called SKIP(), so
  * every body below starts by returning when _metadata->skip is set.
  */
-
-static void put_le(__u8 *p, unsigned int size, __u64 val)
-{
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		p[i] = val >> (8 * i);
-}
-
-static __u64 get_le(const __u8 *p, unsigned int size)
-{
-	__u64 val = 0;
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		val |= (__u64)p[i] << (8 * i);
-	return val;
-}
-
-/* CRC-32 as zlib computes it (reflected, polynomial 0xedb88320). */
-static __u32 crc32_zlib(const __u8 *p, size_t len)
-{
-	static __u32 table[256];
-	__u32 crc = ~0U;
-	size_t i;
-
-	if (!table[1]) {
-		for (i = 0; i < 256; i++) {
-			__u32 c = i;
-			int k;
-
-			for (k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-	}
-	for (i = 0; i < len; i++)
-		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-static void fix_crc(__u8 *s, size_t len)
-{
-	put_le(s + HDR_CRC, 4, crc32_zlib(s + HDR_LEN, len - HDR_LEN));
-}
 
 static double now_s(void)
 {
@@ -587,22 +546,35 @@ TEST_F(pair, feature)
 
 /* ---- the stream format ---------------------------------------------------------- */
 
-/* Where each section header is, and its payload length (VRAM: no page). */
+/* Where each state record is, and its payload length. */
 static const struct {
 	unsigned int at, len;
-} sections[] = {
-	{ SEC_CONFIG, CONFIG_LEN }, { SEC_REGS, REGS_LEN },
-	{ SEC_IRQ, IRQ_LEN }, { SEC_DISPLAY, DISPLAY_LEN },
-	{ SEC_VRAM, VRAM_HEAD_LEN },
+} state_recs[] = {
+	{ REC_CONFIG, CONFIG_LEN }, { REC_REGS, REGS_LEN },
+	{ REC_IRQ, IRQ_LEN }, { REC_DISPLAY, DISPLAY_LEN },
+	{ REC_ENGINE, ENGINE_LEN },
 };
 
-/* An instance nobody touched: the header and the fixed sections only. */
+/* Each record's head and data checks, and its sequence number @seq. */
+static bool rec_checks_ok(const __u8 *s, size_t at, unsigned int seq)
+{
+	const __u8 *r = s + at;
+	__u32 len = get_le(r + MGPU_ST_REC_LENGTH, 4);
+
+	return get_le(r + MGPU_ST_REC_SEQ, 4) == seq &&
+	       get_le(r + MGPU_ST_REC_HEAD_CHECK, 4) ==
+			(__u32)mig_xxh64(r, MGPU_ST_REC_HEAD_CHECK, 0) &&
+	       (get_le(r + MGPU_ST_REC_TYPE, 4) == MGPU_ST_END ||
+		get_le(r + MGPU_ST_REC_DATA_CHECK, 8) ==
+			mig_xxh64(r + REC_LEN, len, 0));
+}
+
+/* An instance nobody touched: the header, the state records and END. */
 TEST_F(pair, untouched_stream)
 {
 	struct vfio_mig_stream s = { 0 };
 	struct inst *in;
 	unsigned int i;
-	__u64 len;
 
 	if (_metadata->skip)
 		return;
@@ -611,38 +583,52 @@ TEST_F(pair, untouched_stream)
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 4096, NULL));
 
-	ASSERT_EQ(STREAM_MIN, s.len);
+	ASSERT_EQ((size_t)STREAM_MIN, s.len);
 	EXPECT_EQ(0, memcmp(s.buf + HDR_MAGIC, "MGPUMIG", 8));
+	EXPECT_EQ((__u64)MGPU_ST_FORMAT, get_le(s.buf + MGPU_ST_HDR_FORMAT, 4));
 	EXPECT_EQ(1U, get_le(s.buf + HDR_VERSION, 4));
 	EXPECT_EQ(1U, get_le(s.buf + HDR_SLICES, 4));
+	EXPECT_EQ(0U, get_le(s.buf + MGPU_ST_HDR_RESERVED0, 4));
 	EXPECT_EQ(64 * MIB, get_le(s.buf + HDR_VRAM, 8));
-	EXPECT_EQ(5U, get_le(s.buf + HDR_SECTIONS, 4));
-	EXPECT_EQ(s.len, get_le(s.buf + HDR_LENGTH, 8));
-	EXPECT_EQ(0U, get_le(s.buf + HDR_RESERVED, 8));
-	EXPECT_EQ(crc32_zlib(s.buf + HDR_LEN, s.len - HDR_LEN),
-		  get_le(s.buf + HDR_CRC, 4));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0U, get_le(s.buf + MGPU_ST_HDR_RESERVED + 8 * i, 8));
+	EXPECT_EQ(mig_xxh64(s.buf, MGPU_ST_HDR_CHECK, 0),
+		  get_le(s.buf + MGPU_ST_HDR_CHECK, 8));
 
-	/* The sections in order, with their lengths. */
-	for (i = 0; i < 5; i++) {
-		EXPECT_EQ(i, get_le(s.buf + sections[i].at, 4));
-		EXPECT_EQ(0U, get_le(s.buf + sections[i].at + 4, 4));
-		EXPECT_EQ(sections[i].len, get_le(s.buf + sections[i].at + 8, 8));
+	/* The state records in order, with their lengths and checks. */
+	for (i = 0; i < ARRAY_SIZE(state_recs); i++) {
+		const __u8 *r = s.buf + state_recs[i].at;
+
+		EXPECT_EQ((__u64)MGPU_ST_CONFIG + i, get_le(r + MGPU_ST_REC_TYPE, 4));
+		EXPECT_EQ((__u64)state_recs[i].len, get_le(r + MGPU_ST_REC_LENGTH, 4));
+		EXPECT_EQ(0U, get_le(r + MGPU_ST_REC_OFFSET, 8));
+		EXPECT_TRUE(rec_checks_ok(s.buf, state_recs[i].at, i));
 	}
-	/* Power-on state: vendor and device ID, dispi ID, no VRAM page. */
+	/* END: no VRAM byte sent. */
+	EXPECT_EQ((__u64)MGPU_ST_END, get_le(s.buf + STATE_END + MGPU_ST_REC_TYPE, 4));
+	EXPECT_EQ(0U, get_le(s.buf + STATE_END + MGPU_ST_REC_LENGTH, 4));
+	EXPECT_EQ(0U, get_le(s.buf + STATE_END + MGPU_ST_REC_OFFSET, 8));
+	EXPECT_TRUE(rec_checks_ok(s.buf, STATE_END, 5));
+	/* Power-on state: vendor and device ID, dispi ID, an idle engine. */
 	EXPECT_EQ((__u64)MGPU_VENDOR, get_le(s.buf + CONFIG_AT + PCI_VENDOR_ID, 2));
 	EXPECT_EQ((__u64)MGPU_DEVICE, get_le(s.buf + CONFIG_AT + PCI_DEVICE_ID, 2));
 	EXPECT_EQ((__u64)MGPU_DISPI_ID5, get_le(s.buf + REGS_DISPI(DISPI_ID), 2));
-	len = get_le(s.buf + VRAM_PAGES, 8);
-	EXPECT_EQ(0U, len);
+	EXPECT_EQ(0U, get_le(s.buf + ENGINE_AT + 8, 4));	/* head */
+	EXPECT_EQ(0U, get_le(s.buf + ENGINE_AT + 28, 4));	/* fence */
 	vfio_mig_stream_free(&s);
 }
 
-/* A 256 MiB half with 1 MiB touched: about 1 MiB of stream, and it all lands. */
+/*
+ * A 256 MiB half with 1 MiB touched: about 1 MiB of stream in runs of at
+ * most 256 KiB, in increasing order, and it all lands.
+ */
 TEST_F_TIMEOUT(pair, sparse_vram, 120)
 {
 	struct vfio_mig_stream s = { 0 };
 	struct inst *src, *dst;
-	__u64 h_src, h_dst, pages, i, prev = 0;
+	__u64 h_src, h_dst, sent = 0, end = 0, last = 0;
+	unsigned int n, runs = 0;
+	long at;
 	int werr;
 
 	if (_metadata->skip)
@@ -663,18 +649,31 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 	inst_close(src);
 
 	TH_LOG("half, 1 MiB touched: stream of %zu bytes", s.len);
-	EXPECT_LE(1 * MIB, s.len);
-	EXPECT_GE(1 * MIB + 64 * 1024, s.len);
-	pages = get_le(s.buf + VRAM_PAGES, 8);
-	EXPECT_EQ(256U, pages);
-	ASSERT_EQ(PAGE_REC(pages), s.len);
-	for (i = 0; i < pages; i++) {
-		__u64 index = get_le(s.buf + PAGE_REC(i), 8);
+	for (n = 5; (at = mgpu_stream_record(s.buf, s.len, n)) >= 0; n++) {
+		const __u8 *r = s.buf + at;
+		__u64 off = get_le(r + MGPU_ST_REC_OFFSET, 8);
+		__u32 len = get_le(r + MGPU_ST_REC_LENGTH, 4);
 
-		EXPECT_TRUE(i == 0 || index > prev);
-		prev = index;
+		EXPECT_TRUE(rec_checks_ok(s.buf, at, n));
+		if (get_le(r + MGPU_ST_REC_TYPE, 4) == MGPU_ST_END) {
+			EXPECT_EQ(sent, off);
+			EXPECT_EQ((size_t)at + REC_LEN, s.len);
+			break;
+		}
+		EXPECT_EQ((__u64)MGPU_ST_VRAM, get_le(r + MGPU_ST_REC_TYPE, 4));
+		EXPECT_EQ(0U, off % PAGE);
+		EXPECT_LE(end, off);
+		EXPECT_GE((__u32)MGPU_ST_RUN_MAX, len);
+		end = off + len;
+		last = end;
+		sent += len;
+		runs++;
 	}
-	EXPECT_EQ(256 * MIB / PAGE - 1, prev);
+	/* 96 + 96 + 64 pages: 2 + 2 + 1 runs of 256 KiB at most. */
+	EXPECT_EQ(1 * MIB, sent);
+	EXPECT_EQ(5U, runs);
+	EXPECT_EQ(256 * MIB, last);
+	EXPECT_EQ(STATE_END + 5 * REC_LEN + 1 * MIB + REC_LEN, s.len);
 
 	ASSERT_EQ(0, inst_open(dst));
 	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
@@ -807,6 +806,94 @@ TEST_F(pair, roundtrip_msi)
 	EXPECT_EQ(0, mgpu_ctrl_set(dst->dev, MGPU_CTRL_IRQ_RAISE, 0x2));
 	EXPECT_EQ(1, vfio_eventfd_wait(efd, FIRE_MS));
 	close(efd);
+	vfio_mig_stream_free(&s);
+}
+
+/* ---- the engine ------------------------------------------------------------------ */
+
+#define ENG_RING	(1 * MIB)
+#define ENG_DATA	(2 * MIB)
+
+/*
+ * The engine state travels: the ring, HEAD and TAIL, the last fence and
+ * the weight.  A command doorbelled while the source was stopped runs on
+ * the target, not on the source, and the target's engine takes new
+ * commands: its fence advances.
+ */
+TEST_F_TIMEOUT(pair, engine, 120)
+{
+	struct mgpu_cmd cmds[2];
+	struct eng e, te;
+	struct vfio_mig_stream s = { 0 };
+	struct inst *src, *dst;
+	__u32 val;
+	int werr;
+
+	if (_metadata->skip)
+		return;
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, vfio_cfg_write(src->dev, PCI_COMMAND, 2,
+				    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
+	ASSERT_EQ(0, eng_weight_set(src->uuid, 3));
+	ASSERT_EQ(0, eng_init(&e, src->dev, ENG_RING, 64));
+	cmds[0] = cmd_fill(ENG_DATA, PAGE, 0x11223344);
+	cmds[1] = cmd_fence(5, MGPU_FENCE_WRITE, ENG_DATA + PAGE);
+	ASSERT_EQ(0, eng_submit(&e, cmds, 2));
+	ASSERT_EQ(0, eng_wait_idle(&e, FIRE_MS));
+	EXPECT_EQ(5, eng_reg_get(src->dev, MGPU_ENG_FENCE));
+	EXPECT_EQ(2, eng_reg_get(src->dev, MGPU_ENG_RING_HEAD));
+
+	/* Stopped: the doorbell is recorded, the command waits. */
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, RUNNING_P2P, NULL));
+	cmds[0] = cmd_fence(6, MGPU_FENCE_WRITE, ENG_DATA + PAGE);
+	ASSERT_EQ(0, eng_submit(&e, cmds, 1));
+	usleep(QUIET_MS * 1000);
+	EXPECT_EQ(5, eng_reg_get(src->dev, MGPU_ENG_FENCE));
+	EXPECT_EQ(2, eng_reg_get(src->dev, MGPU_ENG_RING_HEAD));
+	EXPECT_EQ(3, eng_reg_get(src->dev, MGPU_ENG_RING_TAIL));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
+	ASSERT_EQ(0, vfio_mig_save(src->dev, &s, 1 << 20, NULL));
+	/* The ENGINE record: base, size, head 2, tail 3, submitted 3, fence 5. */
+	EXPECT_EQ((__u64)ENG_RING, get_le(s.buf + ENGINE_AT, 4));
+	EXPECT_EQ(64U * MGPU_CMD_SIZE, get_le(s.buf + ENGINE_AT + 4, 4));
+	EXPECT_EQ(2U, get_le(s.buf + ENGINE_AT + 8, 4));
+	EXPECT_EQ(3U, get_le(s.buf + ENGINE_AT + 12, 4));
+	EXPECT_EQ(3U, get_le(s.buf + ENGINE_AT + 16, 4));
+	EXPECT_EQ(5U, get_le(s.buf + ENGINE_AT + 28, 4));
+	EXPECT_EQ(3U, get_le(s.buf + ENGINE_AT + 36, 4));
+	inst_close(src);
+
+	ASSERT_EQ(0, inst_open(dst));
+	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
+	EXPECT_EQ(0, werr);
+	EXPECT_EQ(3, eng_weight_get(dst->uuid));
+	EXPECT_EQ(5, eng_reg_get(dst->dev, MGPU_ENG_FENCE));
+	EXPECT_EQ((long)ENG_RING, eng_reg_get(dst->dev, MGPU_ENG_RING_BASE));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
+	/* The waiting command runs on the target. */
+	te = e;
+	te.dev = dst->dev;
+	ASSERT_EQ(0, eng_wait_idle(&te, FIRE_MS));
+	EXPECT_EQ(6, eng_reg_get(dst->dev, MGPU_ENG_FENCE));
+	EXPECT_EQ(3, eng_reg_get(dst->dev, MGPU_ENG_RING_HEAD));
+	/* And new commands: the fence advances. */
+	cmds[0] = cmd_fill(ENG_DATA, PAGE, 0x55667788);
+	cmds[1] = cmd_fence(7, MGPU_FENCE_WRITE, ENG_DATA + PAGE);
+	ASSERT_EQ(0, eng_submit(&te, cmds, 2));
+	ASSERT_EQ(0, eng_wait_idle(&te, FIRE_MS));
+	EXPECT_EQ(7, eng_reg_get(dst->dev, MGPU_ENG_FENCE));
+	EXPECT_EQ(5, eng_reg_get(dst->dev, MGPU_ENG_RING_HEAD));
+	EXPECT_EQ(0, eng_reg_get(dst->dev, MGPU_ENG_STATUS));
+	ASSERT_EQ(4, vfio_region_read(dst->dev, MGPU_VRAM, ENG_DATA, &val, 4));
+	EXPECT_EQ(0x55667788U, val);
+	ASSERT_EQ(4, vfio_region_read(dst->dev, MGPU_VRAM, ENG_DATA + PAGE,
+				      &val, 4));
+	EXPECT_EQ(7U, val);
 	vfio_mig_stream_free(&s);
 }
 
@@ -971,7 +1058,7 @@ TEST_F(pair, refused_arcs)
 	/* Leaving RESUMING with no data: the empty stream is refused. */
 	ASSERT_EQ(0, vfio_device_reset(in->dev));
 	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
-	EXPECT_EQ(-EINVAL, vfio_mig_set_state(in->dev, RUNNING, NULL));
+	EXPECT_EQ(-ENODATA, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	EXPECT_EQ(STOP, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(ENODEV, errno);
@@ -1031,7 +1118,8 @@ TEST_F(pair, data_fds)
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &b, 1 << 20, NULL));
 	ASSERT_EQ(a.len, b.len);
 	EXPECT_EQ(0, memcmp(a.buf, b.buf, a.len));
-	EXPECT_EQ(5U, get_le(a.buf + VRAM_PAGES, 8));
+	/* END says 5 pages of VRAM were sent. */
+	EXPECT_EQ(5 * PAGE, get_le(a.buf + a.len - REC_LEN + MGPU_ST_REC_OFFSET, 8));
 
 	/* The resuming fd: write-only, takes the stream in any pieces. */
 	ASSERT_EQ(0, vfio_mig_set_state(in->dev, RESUMING, &fd));
@@ -1045,7 +1133,7 @@ TEST_F(pair, data_fds)
 	close(fd);
 	/* Closing the fd does not end the session; leaving RESUMING does. */
 	EXPECT_EQ(RESUMING, vfio_mig_get_state(in->dev));
-	EXPECT_EQ(-EINVAL, vfio_mig_set_state(in->dev, STOP, NULL));
+	EXPECT_EQ(-ENODATA, vfio_mig_set_state(in->dev, STOP, NULL));
 
 	EXPECT_EQ(0, resume(in->dev, a.buf, a.len, 1, &werr));
 	EXPECT_EQ(0, werr);
@@ -1128,99 +1216,153 @@ enum bad_op {
 	PUT32,
 	PUT64,
 	APPEND,		/* @val bytes of garbage at the end */
-	LENGTH,		/* the header's length: the stream's + @at */
 };
 
+/*
+ * @fix: recompute the checks of the header (@fix_at 0) or of the record at
+ * @fix_at (negative: from the end) after the change, so that the change
+ * itself is what the target sees.  @vram: the target's VRAM may have taken
+ * runs before the error (the stream is written in place).
+ */
 struct bad_case {
 	const char *name;
 	enum bad_op op;
 	long at;
 	__u64 val;
-	bool fix_crc;
+	bool fix;
+	long fix_at;
+	bool vram;
 	int write_err;
 	int arc_err;
 };
 
-/* The target's largest stream: every page of a 64 MiB eighth. */
-#define EIGHTH_MAX	(STREAM_MIN + 64 * MIB / PAGE * PAGE_REC_LEN)
+#define END_REC		(-(long)REC_LEN)
+#define LAST_RUN	VREC(12)
 
-/* The source has VRAM pages 0-767 and 16383; see src_setup. */
+/*
+ * The source has VRAM pages 0-767 and 16383 (see src_setup): twelve full
+ * runs, VREC(0) to VREC(11), one run of one page, LAST_RUN, then END.
+ */
 static const struct bad_case bad_cases[] = {
-	/* truncated: EINVAL when RESUMING ends */
-	{ "nothing", TRUNC, 0, 0, false, 0, -EINVAL },
-	{ "1 byte", TRUNC, 1, 0, false, 0, -EINVAL },
-	{ "header - 1", TRUNC, HDR_LEN - 1, 0, false, 0, -EINVAL },
-	{ "header only", TRUNC, HDR_LEN, 0, false, 0, -EINVAL },
-	{ "in config", TRUNC, CONFIG_AT + 100, 0, false, 0, -EINVAL },
-	{ "in regs", TRUNC, REGS_AT + 10, 0, false, 0, -EINVAL },
-	{ "after display", TRUNC, SEC_VRAM, 0, false, 0, -EINVAL },
-	{ "in a page", TRUNC, PAGE_REC(3) + 100, 0, false, 0, -EINVAL },
-	{ "last byte", TRUNC, -1, 0, false, 0, -EINVAL },
+	/* truncated: ENODATA when RESUMING ends */
+	{ "nothing", TRUNC, 0, 0, false, 0, false, 0, -ENODATA },
+	{ "1 byte", TRUNC, 1, 0, false, 0, false, 0, -ENODATA },
+	{ "header - 1", TRUNC, HDR_LEN - 1, 0, false, 0, false, 0, -ENODATA },
+	{ "header only", TRUNC, HDR_LEN, 0, false, 0, false, 0, -ENODATA },
+	{ "in config", TRUNC, CONFIG_AT + 100, 0, false, 0, false, 0, -ENODATA },
+	{ "in a record header", TRUNC, REC_REGS + 10, 0, false, 0, false, 0,
+	  -ENODATA },
+	{ "state only", TRUNC, STATE_END, 0, false, 0, false, 0, -ENODATA },
+	{ "in a run", TRUNC, VREC(3) + 100, 0, false, 0, true, 0, -ENODATA },
+	{ "no END", TRUNC, END_REC, 0, false, 0, true, 0, -ENODATA },
+	{ "last byte", TRUNC, -1, 0, false, 0, true, 0, -ENODATA },
 	/* too long: refused by the write that brings it */
-	{ "1 more byte", APPEND, 0, 1, false, -EFBIG, -EFBIG },
-	{ "1 more page", APPEND, 0, 4096, false, -EFBIG, -EFBIG },
-	{ "length - 1", LENGTH, -1, 0, false, -EFBIG, -EFBIG },
-	{ "length > max", PUT64, HDR_LENGTH, EIGHTH_MAX + 1, false, -EFBIG,
-	  -EFBIG },
+	{ "1 more byte", APPEND, 0, 1, false, 0, true, -EFBIG, -EFBIG },
+	{ "1 more record", APPEND, 0, REC_LEN, false, 0, true, -EFBIG, -EFBIG },
 	/* the header */
-	{ "length = max", PUT64, HDR_LENGTH, EIGHTH_MAX, false, 0, -EINVAL },
-	{ "length + 1", LENGTH, 1, 0, false, 0, -EINVAL },
-	{ "length too small", PUT64, HDR_LENGTH, 100, false, -EINVAL, -EINVAL },
-	{ "magic", FLIP, HDR_MAGIC + 2, 0, false, -EINVAL, -EINVAL },
-	{ "magic NUL", PUT8, HDR_MAGIC + 7, 'X', false, -EINVAL, -EINVAL },
-	{ "sections", PUT32, HDR_SECTIONS, 4, false, -EINVAL, -EINVAL },
-	{ "header reserved", PUT8, HDR_RESERVED + 7, 1, false, -EINVAL,
+	{ "magic", FLIP, HDR_MAGIC + 2, 0, false, 0, false, -EINVAL, -EINVAL },
+	{ "magic NUL", PUT8, HDR_MAGIC + 7, 'X', false, 0, false, -EINVAL,
 	  -EINVAL },
-	{ "crc", FLIP, HDR_CRC, 0, false, 0, -EBADMSG },
-	/* incompatible: the version rule */
-	{ "version 2", PUT32, HDR_VERSION, 2, false, -EPROTO, -EPROTO },
-	{ "version 0", PUT32, HDR_VERSION, 0, false, -EPROTO, -EPROTO },
-	{ "quarter", PUT32, HDR_SLICES, 2, false, -EPROTO, -EPROTO },
-	{ "no profile", PUT32, HDR_SLICES, 3, false, -EPROTO, -EPROTO },
-	{ "128 MiB", PUT64, HDR_VRAM, 128 * MIB, false, -EPROTO, -EPROTO },
-	{ "64 MiB + 4K", PUT64, HDR_VRAM, 64 * MIB + PAGE, false, -EPROTO,
-	  -EPROTO },
-	/* a byte flipped in each section: the CRC */
-	{ "config section header", FLIP, SEC_CONFIG + 8, 0, false, 0,
+	{ "format 1", PUT32, MGPU_ST_HDR_FORMAT, 1, true, 0, false, -EINVAL,
+	  -EINVAL },
+	{ "format 3", PUT32, MGPU_ST_HDR_FORMAT, 3, true, 0, false, -EINVAL,
+	  -EINVAL },
+	{ "header check", FLIP, MGPU_ST_HDR_CHECK, 0, false, 0, false,
+	  -EBADMSG, -EBADMSG },
+	{ "header byte", FLIP, HDR_VRAM + 1, 0, false, 0, false, -EBADMSG,
 	  -EBADMSG },
-	{ "config", FLIP, CONFIG_AT + PCI_COMMAND, 0, false, 0, -EBADMSG },
-	{ "bar", FLIP, CONFIG_AT + 256 + 3, 0, false, 0, -EBADMSG },
-	{ "regs", FLIP, REGS_DISPI(DISPI_XRES), 0, false, 0, -EBADMSG },
-	{ "irq", FLIP, IRQ_INTX_MASKED, 0, false, 0, -EBADMSG },
-	{ "display", FLIP, DISPLAY_AT, 0, false, 0, -EBADMSG },
-	{ "page count", FLIP, VRAM_PAGES, 0, false, 0, -EBADMSG },
-	{ "page index", FLIP, PAGE_REC(1), 0, false, 0, -EBADMSG },
-	{ "page data", FLIP, PAGE_REC(2) + 8 + 1000, 0, false, 0, -EBADMSG },
-	{ "last byte flipped", FLIP, -1, 0, false, 0, -EBADMSG },
-	/* with a correct CRC: the structure */
-	{ "section id", PUT32, SEC_REGS, 3, true, 0, -EINVAL },
-	{ "section reserved", PUT32, SEC_IRQ + 4, 1, true, 0, -EINVAL },
-	{ "section length", PUT64, SEC_DISPLAY + 8, DISPLAY_LEN + 1, true, 0,
+	{ "reserved0", PUT32, MGPU_ST_HDR_RESERVED0, 1, true, 0, false, -EINVAL,
 	  -EINVAL },
-	{ "huge section", PUT64, SEC_CONFIG + 8, ~0ULL, true, 0, -EINVAL },
-	{ "page count + 1", PUT64, VRAM_PAGES, 770, true, 0, -EINVAL },
-	{ "page count - 1", PUT64, VRAM_PAGES, 768, true, 0, -EINVAL },
-	{ "page beyond BAR0", PUT64, PAGE_REC(768), 16384, true, 0, -EINVAL },
-	{ "pages out of order", PUT64, PAGE_REC(0), 5, true, 0, -EINVAL },
-	{ "page twice", PUT64, PAGE_REC(1), 0, true, 0, -EINVAL },
-	/* with a correct CRC: states no guest can reach */
-	{ "vendor ID", PUT8, CONFIG_AT + PCI_VENDOR_ID, 0x86, true, 0,
+	{ "reserved", PUT8, MGPU_ST_HDR_RESERVED + 23, 1, true, 0, false,
+	  -EINVAL, -EINVAL },
+	/* incompatible: the version rule */
+	{ "version 2", PUT32, HDR_VERSION, 2, true, 0, false, -EPROTO, -EPROTO },
+	{ "version 0", PUT32, HDR_VERSION, 0, true, 0, false, -EPROTO, -EPROTO },
+	{ "quarter", PUT32, HDR_SLICES, 2, true, 0, false, -EPROTO, -EPROTO },
+	{ "no profile", PUT32, HDR_SLICES, 3, true, 0, false, -EPROTO, -EPROTO },
+	{ "128 MiB", PUT64, HDR_VRAM, 128 * MIB, true, 0, false, -EPROTO,
+	  -EPROTO },
+	{ "64 MiB + 4K", PUT64, HDR_VRAM, 64 * MIB + PAGE, true, 0, false,
+	  -EPROTO, -EPROTO },
+	/* a byte flipped in each record: its checks */
+	{ "record head", FLIP, REC_CONFIG + 4, 0, false, 0, false, -EBADMSG,
+	  -EBADMSG },
+	{ "config", FLIP, CONFIG_AT + PCI_COMMAND, 0, false, 0, false, -EBADMSG,
+	  -EBADMSG },
+	{ "bar", FLIP, CONFIG_AT + 256 + 3, 0, false, 0, false, -EBADMSG,
+	  -EBADMSG },
+	{ "regs", FLIP, REGS_DISPI(DISPI_XRES), 0, false, 0, false, -EBADMSG,
+	  -EBADMSG },
+	{ "irq", FLIP, IRQ_INTX_MASKED, 0, false, 0, false, -EBADMSG, -EBADMSG },
+	{ "display", FLIP, DISPLAY_AT, 0, false, 0, false, -EBADMSG, -EBADMSG },
+	{ "engine", FLIP, ENGINE_AT, 0, false, 0, false, -EBADMSG, -EBADMSG },
+	{ "run header", FLIP, VREC(1) + 8, 0, false, 0, true, -EBADMSG,
+	  -EBADMSG },
+	{ "run data", FLIP, VREC(2) + REC_LEN + 1000, 0, false, 0, true,
+	  -EBADMSG, -EBADMSG },
+	{ "last page", FLIP, LAST_RUN + REC_LEN + PAGE - 1, 0, false, 0, true,
+	  -EBADMSG, -EBADMSG },
+	{ "END check", FLIP, -1, 0, false, 0, true, -EBADMSG, -EBADMSG },
+	/* with correct checks: the structure */
+	{ "sequence", PUT32, REC_REGS + MGPU_ST_REC_SEQ, 7, true, REC_REGS,
+	  false, -EINVAL, -EINVAL },
+	{ "record order", PUT32, REC_REGS, MGPU_ST_IRQ, true, REC_REGS, false,
+	  -EINVAL, -EINVAL },
+	{ "state length", PUT32, REC_DISPLAY + 4, DISPLAY_LEN + 1, true,
+	  REC_DISPLAY, false, -EINVAL, -EINVAL },
+	{ "state offset", PUT64, REC_IRQ + 8, 1, true, REC_IRQ, false, -EINVAL,
 	  -EINVAL },
-	{ "I/O space enable", PUT8, CONFIG_AT + PCI_COMMAND, 0x7, true, 0,
+	{ "huge run", PUT32, VREC(0) + 4, ~0U, true, VREC(0), false, -EINVAL,
 	  -EINVAL },
-	{ "status bit", PUT8, CONFIG_AT + PCI_STATUS, 0x10, true, 0, -EINVAL },
-	{ "BAR0 low bits", PUT8, CONFIG_AT + PCI_BASE_ADDRESS_0, 0x9, true, 0,
+	{ "run > 256K", PUT32, VREC(0) + 4, MGPU_ST_RUN_MAX + PAGE, true,
+	  VREC(0), false, -EINVAL, -EINVAL },
+	{ "run of 0", PUT32, VREC(0) + 4, 0, true, VREC(0), false, -EINVAL,
 	  -EINVAL },
-	{ "dispi ID", PUT8, REGS_DISPI(DISPI_ID), 0xc4, true, 0, -EINVAL },
-	{ "XRES > max", PUT16, REGS_DISPI(DISPI_XRES), 1281, true, 0,
+	{ "run not in pages", PUT32, VREC(0) + 4, MGPU_ST_RUN_MAX - 1, true,
+	  VREC(0), false, -EINVAL, -EINVAL },
+	{ "run unaligned", PUT64, VREC(0) + 8, 1, true, VREC(0), false, -EINVAL,
 	  -EINVAL },
-	{ "BPP 15", PUT8, REGS_DISPI(DISPI_BPP), 15, true, 0, -EINVAL },
-	{ "VRAM 64K", PUT8, REGS_DISPI(DISPI_VIDEO_MEMORY_64K), 1, true, 0,
+	{ "run past BAR0", PUT64, VREC(0) + 8, 64 * MIB - PAGE, true, VREC(0),
+	  false, -EINVAL, -EINVAL },
+	{ "run beyond BAR0", PUT64, LAST_RUN + 8, 64 * MIB, true, LAST_RUN,
+	  true, -EINVAL, -EINVAL },
+	{ "runs out of order", PUT64, VREC(1) + 8, 0, true, VREC(1), true,
+	  -EINVAL, -EINVAL },
+	{ "unknown record", PUT32, VREC(0), 9, true, VREC(0), false, -EINVAL,
 	  -EINVAL },
-	{ "intx_masked 2", PUT8, IRQ_INTX_MASKED, 2, true, 0, -EINVAL },
-	{ "irq reserved", PUT8, IRQ_INTX_MASKED + 2, 1, true, 0, -EINVAL },
-	{ "MSI sent, MSI off", PUT32, IRQ_MSI_SENT, 1, true, 0, -EINVAL },
-	{ "display reserved", PUT32, DISPLAY_AT + 4, 1, true, 0, -EINVAL },
+	{ "state record again", PUT32, VREC(0), MGPU_ST_CONFIG, true, VREC(0),
+	  false, -EINVAL, -EINVAL },
+	{ "END count", PUT64, END_REC + 8, 0, true, END_REC, true, -EINVAL,
+	  -EINVAL },
+	{ "END length", PUT32, END_REC + 4, PAGE, true, END_REC, true, -EINVAL,
+	  -EINVAL },
+	/* with correct checks: states no guest can reach (VRAM has landed) */
+	{ "vendor ID", PUT8, CONFIG_AT + PCI_VENDOR_ID, 0x86, true, REC_CONFIG,
+	  true, 0, -EINVAL },
+	{ "I/O space enable", PUT8, CONFIG_AT + PCI_COMMAND, 0x7, true,
+	  REC_CONFIG, true, 0, -EINVAL },
+	{ "status bit", PUT8, CONFIG_AT + PCI_STATUS, 0x10, true, REC_CONFIG,
+	  true, 0, -EINVAL },
+	{ "BAR0 low bits", PUT8, CONFIG_AT + PCI_BASE_ADDRESS_0, 0x9, true,
+	  REC_CONFIG, true, 0, -EINVAL },
+	{ "dispi ID", PUT8, REGS_DISPI(DISPI_ID), 0xc4, true, REC_REGS, true, 0,
+	  -EINVAL },
+	{ "XRES > max", PUT16, REGS_DISPI(DISPI_XRES), 1281, true, REC_REGS,
+	  true, 0, -EINVAL },
+	{ "BPP 15", PUT8, REGS_DISPI(DISPI_BPP), 15, true, REC_REGS, true, 0,
+	  -EINVAL },
+	{ "VRAM 64K", PUT8, REGS_DISPI(DISPI_VIDEO_MEMORY_64K), 1, true,
+	  REC_REGS, true, 0, -EINVAL },
+	{ "intx_masked 2", PUT8, IRQ_INTX_MASKED, 2, true, REC_IRQ, true, 0,
+	  -EINVAL },
+	{ "irq reserved", PUT8, IRQ_INTX_MASKED + 2, 1, true, REC_IRQ, true, 0,
+	  -EINVAL },
+	{ "MSI sent, MSI off", PUT32, IRQ_MSI_SENT, 1, true, REC_IRQ, true, 0,
+	  -EINVAL },
+	{ "display reserved", PUT32, DISPLAY_AT + 4, 1, true, REC_DISPLAY, true,
+	  0, -EINVAL },
+	{ "engine reserved", PUT32, ENGINE_RESERVED, 1, true, REC_ENGINE, true,
+	  0, -EINVAL },
 };
 
 /* A copy of @s with @c applied; NULL on ENOMEM. */
@@ -1228,6 +1370,7 @@ static __u8 *bad_stream(const struct vfio_mig_stream *s, const struct bad_case *
 			size_t *len)
 {
 	size_t at = c->at < 0 ? s->len + c->at : (size_t)c->at;
+	size_t fix_at = c->fix_at < 0 ? s->len + c->fix_at : (size_t)c->fix_at;
 	__u8 *b = calloc(1, s->len + 4096);
 
 	if (!b)
@@ -1257,18 +1400,19 @@ static __u8 *bad_stream(const struct vfio_mig_stream *s, const struct bad_case *
 		memset(b + s->len, 0x5a, c->val);
 		*len += c->val;
 		break;
-	case LENGTH:
-		put_le(b + HDR_LENGTH, 8, s->len + c->at);
-		break;
 	}
-	if (c->fix_crc)
-		fix_crc(b, *len);
+	if (c->fix && !fix_at)
+		mgpu_stream_fix_header(b);
+	else if (c->fix)
+		mgpu_stream_fix_record(b, *len, fix_at);
 	return b;
 }
 
 /*
- * Every bad stream gets its errno, from the write and when RESUMING ends,
- * and leaves the target in STOP exactly as it was, working.
+ * Every bad stream gets its errno, from the write that brings the error
+ * and again when RESUMING ends, and leaves the target in STOP with its
+ * config space, registers, display and interrupt state as they were, and
+ * its VRAM too unless runs had landed before the error; then it works.
  */
 TEST_F_TIMEOUT(pair, bad_streams, 600)
 {
@@ -1286,8 +1430,11 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 	ASSERT_NE(NULL, src);
 	ASSERT_NE(NULL, dst);
 	save_source(_metadata, src, &src_setup, 0x1, NULL, &s);
-	ASSERT_EQ(769U, get_le(s.buf + VRAM_PAGES, 8));
-	ASSERT_EQ(16383U, get_le(s.buf + PAGE_REC(768), 8));
+	/* The layout the table relies on. */
+	ASSERT_EQ((size_t)LAST_RUN + REC_LEN + PAGE + REC_LEN, s.len);
+	ASSERT_EQ((__u64)MGPU_ST_VRAM, get_le(s.buf + LAST_RUN, 4));
+	ASSERT_EQ((__u64)PAGE, get_le(s.buf + LAST_RUN + 4, 4));
+	ASSERT_EQ(64 * MIB - PAGE, get_le(s.buf + LAST_RUN + 8, 8));
 
 	ASSERT_EQ(0, inst_open(dst));
 	ASSERT_EQ(0, dev_program(dst->dev, dst->vram, &other_setup));
@@ -1306,6 +1453,8 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 		free(b);
 		EXPECT_EQ(STOP, vfio_mig_get_state(dst->dev)) TH_LOG("%s", c->name);
 		ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+		if (c->vram)
+			before.vram_hash = after.vram_hash;
 		diff = snap_diff(&before, &after);
 		EXPECT_EQ(NULL, diff) TH_LOG("%s: %s changed", c->name, diff);
 	}
@@ -1482,38 +1631,84 @@ struct race {
 	int dev;
 	const struct vfio_mig_stream *s;
 	bool stop;	/* read and written with __atomic builtins */
-	unsigned int bad_state;
+	/* what the threads saw that the uAPI does not allow: all must be 0 */
+	unsigned int bad_state;	/* a state outside the five valid ones */
+	unsigned int bad_fd;	/* a data fd for a target without a session */
+	unsigned int bad_errno;	/* a transition failing other than ENODATA */
+	unsigned int bad_read;	/* a read neither 512 bytes of the header */
+	unsigned int bad_write;	/* a write neither whole nor ENODEV */
+	unsigned int bad_access; /* a register or config access failing */
+	/* what happened, all updated with __atomic builtins */
 	unsigned int sessions;	/* transitions that returned a data fd */
+	unsigned int refused;	/* transitions that failed with ENODATA */
+	unsigned int ended;	/* session I/O that found its session ended */
+	unsigned int reset_tries;
 	unsigned int resets;
 };
 
-/* Random transitions, with a little of each session's data moved. */
+static void race_add(unsigned int *count)
+{
+	__atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Random transitions, with a little of each session's data moved.  A
+ * transition succeeds, or fails only with ENODATA (leaving RESUMING with
+ * the stream not all written: the device is then in STOP); it returns a
+ * data fd only when it enters STOP_COPY or RESUMING.  A read of a saving
+ * fd returns 512 bytes starting with the header that every save of this
+ * instance has, or ENODEV once another thread or a reset ended the
+ * session; a write of the whole stream into a resuming fd is taken whole
+ * or fails with ENODEV: nothing else.
+ */
 static void *race_transitions(void *arg)
 {
 	struct race *r = arg;
 	unsigned int seed = 1;
 	__u8 buf[512];
-	int fd;
+	ssize_t n;
+	int fd, ret;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		__u32 to = valid_states[rand_r(&seed) % 5];
 
-		if (vfio_mig_set_state(r->dev, to, &fd) || fd < 0)
+		ret = vfio_mig_set_state(r->dev, to, &fd);
+		if (ret) {
+			if (ret == -ENODATA)
+				race_add(&r->refused);
+			else
+				race_add(&r->bad_errno);
 			continue;
-		__atomic_add_fetch(&r->sessions, 1, __ATOMIC_RELAXED);
-		if (to == STOP_COPY) {
-			if (read(fd, buf, sizeof(buf)) < 0 && errno != ENODEV)
-				r->bad_state++;
-		} else if (write(fd, r->s->buf, r->s->len) < 0 &&
-			   errno != ENODEV && errno != EFBIG) {
-			r->bad_state++;
+		}
+		if (fd < 0)
+			continue;
+		race_add(&r->sessions);
+		if (to != STOP_COPY && to != RESUMING) {
+			race_add(&r->bad_fd);
+		} else if (to == STOP_COPY) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == ENODEV)
+				race_add(&r->ended);
+			else if (n != sizeof(buf) ||
+				 memcmp(buf, r->s->buf, HDR_LEN))
+				race_add(&r->bad_read);
+		} else {
+			n = write(fd, r->s->buf, r->s->len);
+			if (n < 0 && errno == ENODEV)
+				race_add(&r->ended);
+			else if (n != (ssize_t)r->s->len)
+				race_add(&r->bad_write);
 		}
 		close(fd);
 	}
 	return NULL;
 }
 
-/* Resets, state queries, register and config accesses. */
+/*
+ * Resets, state queries, register and config accesses: every reset and
+ * every access succeeds whatever the migration state, and every state
+ * read is one of the five.
+ */
 static void *race_device(void *arg)
 {
 	struct race *r = arg;
@@ -1521,22 +1716,32 @@ static void *race_device(void *arg)
 	int state;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
-		if (!(++n % 16) && !vfio_device_reset(r->dev))
-			r->resets++;
+		if (!(++n % 16)) {
+			race_add(&r->reset_tries);
+			if (!vfio_device_reset(r->dev))
+				race_add(&r->resets);
+		}
 		state = vfio_mig_get_state(r->dev);
-		if (state < STOP || state > RUNNING_P2P)
-			r->bad_state++;
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1);
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_RAISE, n & 1);
-		mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_STATUS, 1);
-		vfio_cfg_get(r->dev, PCI_STATUS, 2);
+		if (state != RUNNING && state != RUNNING_P2P && state != STOP &&
+		    state != STOP_COPY && state != RESUMING)
+			race_add(&r->bad_state);
+		if (mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_ENABLE, 1) ||
+		    mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_RAISE, n & 1) ||
+		    mgpu_ctrl_set(r->dev, MGPU_CTRL_IRQ_STATUS, 1) ||
+		    vfio_cfg_get(r->dev, PCI_STATUS, 2) < 0)
+			race_add(&r->bad_access);
 	}
 	return NULL;
 }
 
 /*
- * Transitions, sessions, resets and accesses from three threads at once:
- * every state seen is valid, and the device works afterwards.
+ * Transitions, sessions, resets and accesses from three threads at once.
+ * Asserted exactly: no thread saw anything race_transitions() and
+ * race_device() above list as not allowed (each bad_* count is 0), every
+ * reset succeeded (resets == reset_tries), and afterwards a reset gives
+ * RUNNING, the saved stream resumes and an interrupt is delivered.  The
+ * one lower bound, sessions and resets > 10, only checks that the race
+ * was run at all.
  */
 TEST_F_TIMEOUT(pair, races, 120)
 {
@@ -1553,6 +1758,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_EQ(0, inst_open(in));
 	ASSERT_EQ(0, mgpu_vram_fill(in->dev, 0, 16 * PAGE, 17));
 	ASSERT_EQ(0, vfio_mig_save(in->dev, &s, 1 << 20, NULL));
+	ASSERT_LT(512U, s.len);
 	efd = vfio_eventfd();
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, vfio_irq_set_eventfd(in->dev, VFIO_PCI_INTX_IRQ_INDEX,
@@ -1568,8 +1774,15 @@ TEST_F_TIMEOUT(pair, races, 120)
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 	pthread_join(t[2], NULL);
+	TH_LOG("%u sessions (%u ended under them), %u refused, %u resets",
+	       r.sessions, r.ended, r.refused, r.resets);
 	EXPECT_EQ(0U, r.bad_state);
-	TH_LOG("%u sessions, %u resets", r.sessions, r.resets);
+	EXPECT_EQ(0U, r.bad_fd);
+	EXPECT_EQ(0U, r.bad_errno);
+	EXPECT_EQ(0U, r.bad_read);
+	EXPECT_EQ(0U, r.bad_write);
+	EXPECT_EQ(0U, r.bad_access);
+	EXPECT_EQ(r.reset_tries, r.resets);
 	EXPECT_LT(10U, r.sessions);
 	EXPECT_LT(10U, r.resets);
 
@@ -1577,6 +1790,7 @@ TEST_F_TIMEOUT(pair, races, 120)
 	ASSERT_EQ(0, vfio_device_reset(in->dev));
 	EXPECT_EQ(RUNNING, vfio_mig_get_state(in->dev));
 	EXPECT_EQ(0, resume(in->dev, s.buf, s.len, s.len, &werr));
+	EXPECT_EQ(0, werr);
 	EXPECT_EQ(0, vfio_mig_set_state(in->dev, RUNNING, NULL));
 	vfio_eventfd_wait(efd, 0);
 	EXPECT_EQ(0, mgpu_ctrl_set(in->dev, MGPU_CTRL_IRQ_ENABLE, 1));
@@ -1608,7 +1822,7 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 0, src->vram, 21));
 	ASSERT_EQ(0, vram_hash(src->dev, src->vram, &h_src));
 	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
-	/* Entering STOP_COPY takes the snapshot; the reads only copy it out. */
+	/* Entering STOP_COPY renders the state; the reads copy VRAM out. */
 	t0 = now_s();
 	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP_COPY, &fd));
 	t_snap = now_s() - t0;
@@ -1617,7 +1831,9 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	close(fd);
 	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
 	inst_close(src);
-	EXPECT_EQ(STREAM_MIN + src->vram / PAGE * PAGE_REC_LEN, s.len);
+	/* Every page, in full runs: the runs' headers are all it adds. */
+	EXPECT_EQ(STREAM_MIN + src->vram / MGPU_ST_RUN_MAX * REC_LEN + src->vram,
+		  s.len);
 
 	ASSERT_EQ(0, inst_open(dst));
 	t0 = now_s();

@@ -142,3 +142,122 @@ int vfio_mig_save(int device, struct vfio_mig_stream *s, size_t chunk,
 	*step = "STOP";
 	return vfio_mig_set_state(device, VFIO_DEVICE_STATE_STOP, NULL);
 }
+
+/* ---- the mgpu stream ---------------------------------------------------- */
+
+#define XXH_P1	0x9E3779B185EBCA87ULL
+#define XXH_P2	0xC2B2AE3D27D4EB4FULL
+#define XXH_P3	0x165667B19E3779F9ULL
+#define XXH_P4	0x85EBCA77C2B2AE63ULL
+#define XXH_P5	0x27D4EB2F165667C5ULL
+
+static __u64 rotl64(__u64 x, unsigned int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static __u64 xxh_round(__u64 acc, __u64 in)
+{
+	return rotl64(acc + in * XXH_P2, 31) * XXH_P1;
+}
+
+static __u64 xxh_merge(__u64 acc, __u64 val)
+{
+	return (acc ^ xxh_round(0, val)) * XXH_P1 + XXH_P4;
+}
+
+__u64 mig_xxh64(const void *buf, size_t len, __u64 seed)
+{
+	const __u8 *p = buf, *end = p + len;
+	__u64 h;
+
+	if (len >= 32) {
+		__u64 v1 = seed + XXH_P1 + XXH_P2, v2 = seed + XXH_P2;
+		__u64 v3 = seed, v4 = seed - XXH_P1;
+
+		for (; p + 32 <= end; p += 32) {
+			v1 = xxh_round(v1, mig_get_le(p, 8));
+			v2 = xxh_round(v2, mig_get_le(p + 8, 8));
+			v3 = xxh_round(v3, mig_get_le(p + 16, 8));
+			v4 = xxh_round(v4, mig_get_le(p + 24, 8));
+		}
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) +
+		    rotl64(v4, 18);
+		h = xxh_merge(h, v1);
+		h = xxh_merge(h, v2);
+		h = xxh_merge(h, v3);
+		h = xxh_merge(h, v4);
+	} else {
+		h = seed + XXH_P5;
+	}
+	h += len;
+	for (; p + 8 <= end; p += 8)
+		h = rotl64(h ^ xxh_round(0, mig_get_le(p, 8)), 27) * XXH_P1 +
+		    XXH_P4;
+	if (p + 4 <= end) {
+		h = rotl64(h ^ mig_get_le(p, 4) * XXH_P1, 23) * XXH_P2 + XXH_P3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rotl64(h ^ *p * XXH_P5, 11) * XXH_P1;
+	h ^= h >> 33;
+	h *= XXH_P2;
+	h ^= h >> 29;
+	h *= XXH_P3;
+	h ^= h >> 32;
+	return h;
+}
+
+void mig_put_le(__u8 *p, unsigned int size, __u64 val)
+{
+	unsigned int i;
+
+	for (i = 0; i < size; i++)
+		p[i] = val >> (8 * i);
+}
+
+__u64 mig_get_le(const __u8 *p, unsigned int size)
+{
+	__u64 val = 0;
+	unsigned int i;
+
+	for (i = 0; i < size; i++)
+		val |= (__u64)p[i] << (8 * i);
+	return val;
+}
+
+void mgpu_stream_fix_header(__u8 *buf)
+{
+	mig_put_le(buf + MGPU_ST_HDR_CHECK, 8,
+		   mig_xxh64(buf, MGPU_ST_HDR_CHECK, 0));
+}
+
+void mgpu_stream_fix_record(__u8 *buf, size_t len, size_t at)
+{
+	__u8 *rec = buf + at;
+	size_t plen = mig_get_le(rec + MGPU_ST_REC_LENGTH, 4);
+
+	if (at + MGPU_ST_REC_LEN > len)
+		return;
+	if (plen > len - at - MGPU_ST_REC_LEN)
+		plen = len - at - MGPU_ST_REC_LEN;
+	if (mig_get_le(rec + MGPU_ST_REC_TYPE, 4) != MGPU_ST_END)
+		mig_put_le(rec + MGPU_ST_REC_DATA_CHECK, 8,
+			   mig_xxh64(rec + MGPU_ST_REC_LEN, plen, 0));
+	mig_put_le(rec + MGPU_ST_REC_HEAD_CHECK, 4,
+		   mig_xxh64(rec, MGPU_ST_REC_HEAD_CHECK, 0));
+}
+
+long mgpu_stream_record(const __u8 *buf, size_t len, unsigned int n)
+{
+	size_t at = MGPU_ST_HDR_LEN;
+
+	for (;;) {
+		if (at + MGPU_ST_REC_LEN > len)
+			return -1;
+		if (!n--)
+			return at;
+		at += MGPU_ST_REC_LEN +
+		      mig_get_le(buf + at + MGPU_ST_REC_LENGTH, 4);
+	}
+}

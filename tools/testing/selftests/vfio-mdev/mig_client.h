@@ -61,4 +61,61 @@ int vfio_mig_write_all(int fd, const void *buf, size_t len, size_t chunk);
 int vfio_mig_save(int device, struct vfio_mig_stream *s, size_t chunk,
 		  const char **step);
 
+/*
+ * The mgpu stream (samples/vfio-mdev/mgpu/mgpu_stream.h), as a client that
+ * checks or damages one needs it: a 64-byte header, then records of a
+ * 32-byte header and a payload.  All fields little-endian.
+ */
+#define MGPU_ST_HDR_LEN		64
+#define MGPU_ST_HDR_FORMAT	8
+#define MGPU_ST_HDR_VERSION	12
+#define MGPU_ST_HDR_SLICES	16
+#define MGPU_ST_HDR_RESERVED0	20
+#define MGPU_ST_HDR_VRAM	24
+#define MGPU_ST_HDR_RESERVED	32
+#define MGPU_ST_HDR_CHECK	56
+#define MGPU_ST_FORMAT		2
+
+#define MGPU_ST_REC_LEN		32
+#define MGPU_ST_REC_TYPE	0
+#define MGPU_ST_REC_LENGTH	4
+#define MGPU_ST_REC_OFFSET	8
+#define MGPU_ST_REC_DATA_CHECK	16
+#define MGPU_ST_REC_SEQ		24
+#define MGPU_ST_REC_HEAD_CHECK	28
+
+enum {
+	MGPU_ST_CONFIG = 1,
+	MGPU_ST_REGS,
+	MGPU_ST_IRQ,
+	MGPU_ST_DISPLAY,
+	MGPU_ST_ENGINE,
+	MGPU_ST_VRAM,
+	MGPU_ST_END,
+};
+
+#define MGPU_ST_RUN_MAX		(256 * 1024)
+
+/* xxh64 with @seed, as lib/xxhash.c computes it. */
+__u64 mig_xxh64(const void *buf, size_t len, __u64 seed);
+
+/* Little-endian loads and stores of 1, 2, 4 or 8 bytes. */
+void mig_put_le(__u8 *p, unsigned int size, __u64 val);
+__u64 mig_get_le(const __u8 *p, unsigned int size);
+
+/* Recomputes the header's check. */
+void mgpu_stream_fix_header(__u8 *buf);
+
+/*
+ * Recomputes the data check (over the payload that follows, as far as
+ * @len bytes of stream reach) and the head check of the record at @at.
+ */
+void mgpu_stream_fix_record(__u8 *buf, size_t len, size_t at);
+
+/*
+ * The offset of record @n (0: the first after the header) when walking
+ * the records' lengths, or -1 when the stream ends before it.
+ */
+long mgpu_stream_record(const __u8 *buf, size_t len, unsigned int n);
+
 #endif /* VFIO_MDEV_SELFTEST_MIG_CLIENT_H */

@@ -33,7 +33,8 @@ all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	mgpu_pci_test mgpu_engine_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
 	mgpu_display_test@pci mgpu_migration_test@pci
 	fail_nth_test fail_nth_module_test stress_test
-	qemu/qemu_e2e_test.py qemu/libvirt_test.py qemu/guest_boot_test.py"
+	qemu/qemu_e2e_test.py qemu/migration_test.py qemu/libvirt_test.py
+	qemu/guest_boot_test.py"
 tests=${*:-$all_tests}
 # Per program: the harness has its own per-case timeouts; this is a backstop.
 prog_timeout=${MDEV_TEST_TIMEOUT:-1200}
