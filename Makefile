@@ -9,6 +9,8 @@
 #   make lint-all   make lint against every installed kernel (6.1 and 6.12)
 #   make check      build + lint + every kselftest in the VM
 #   make check-debug  every kselftest in the VM on the debug kernel (KASAN, lockdep ...)
+#   make check-dkms dkms build of the modules for every installed kernel
+#   make dkms-src   the sources dkms needs, in build/dkms/src (README.md)
 #   make demo       the demo, in the VM
 #   make bench      performance side by side with the upstream mdev core and
 #                   samples, in one VM boot (Documentation/bench.rst)
@@ -76,7 +78,7 @@ KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 
 .PHONY: all modules selftests lint lint-all checkpatch sparse werror kerneldoc kvers \
 	deps check demo bench vm clean source debug-kernel debug-modules \
-	check-debug
+	check-debug dkms-src check-dkms
 
 all: modules selftests
 
@@ -172,6 +174,38 @@ check-debug: deps
 	+$(MAKE) debug-modules selftests
 	MDEV_CHECK_LOG=build/check-debug.log \
 		tools/testing/run-checks --kernel debug --modules-tree $(DEBUG_MODULES)
+
+# DKMS (dkms.conf): the sources it needs, staged in build/dkms/src, and a
+# build for every installed kernel in a private dkms tree (nothing goes to
+# /usr/src, /var/lib/dkms or /lib/modules).
+DKMS_NAME := $(shell sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' dkms.conf)
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := $(BUILD)/dkms/src/$(DKMS_NAME)-$(DKMS_VERSION)
+DKMS_TREE := $(BUILD)/dkms/tree
+DKMS_PRIVATE := --dkmstree $(DKMS_TREE) --sourcetree $(BUILD)/dkms/src
+
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	git ls-files -co --exclude-standard -- dkms.conf LICENSE Kbuild \
+		drivers samples/vfio-mdev include $(SELFTESTS)/Kbuild | \
+		while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | \
+		cpio -pdmu --quiet $(DKMS_SRC)
+
+check-dkms: dkms-src
+	rm -rf $(DKMS_TREE)
+	mkdir -p $(DKMS_TREE)
+	dkms add -m $(DKMS_NAME) -v $(DKMS_VERSION) $(DKMS_PRIVATE)
+	set -e; for v in $(KVERS); do \
+		dkms build -m $(DKMS_NAME) -v $(DKMS_VERSION) -k $$v $(DKMS_PRIVATE); \
+		for m in mdev mgpu; do \
+			ko=$$(find $(DKMS_TREE)/$(DKMS_NAME)/$(DKMS_VERSION)/$$v -name "$$m.ko*" | head -n 1); \
+			test -n "$$ko" || { echo "check-dkms: no $$m.ko for $$v" >&2; exit 1; }; \
+			modinfo -F vermagic "$$ko" | grep -q "^$$v " || \
+				{ echo "check-dkms: $$ko is not for $$v" >&2; exit 1; }; \
+		done; \
+		echo "check-dkms: $(DKMS_NAME)/$(DKMS_VERSION) builds for $$v"; \
+	done
 
 demo: deps
 	+$(MAKE) modules
