@@ -94,8 +94,11 @@ $(BUILD)/linux-source-%/.unpacked:
 
 source: $(KSRC_STAMP)
 
+# Out of the source tree (O=): build-debug-kernel builds from the same source
+# and kbuild refuses an O= build of a tree that was built in.
 $(UAPI)/.installed: $(UAPI_KSRC)/.unpacked
-	$(MAKE) -s -C $(UAPI_KSRC) headers_install INSTALL_HDR_PATH=$(UAPI)
+	$(MAKE) -s -C $(UAPI_KSRC) O=$(BUILD)/uapi-obj headers_install \
+		INSTALL_HDR_PATH=$(UAPI)
 	echo $(UAPI_KSRC) > $@
 
 selftests: $(HARNESS_KSRC)/.unpacked $(UAPI)/.installed
@@ -156,11 +159,15 @@ check: deps
 
 # The debug kernel (tools/testing/vm/README.rst) and our modules built against it in
 # a copy, build/debug-modules, so that the repo's .ko files for the Debian kernel stay.
+# It is built from the newest installed linux-source (6.12, whose fragment
+# adds IOMMUFD and the VFIO device cdev); DEBUG_KSERIES=6.1 for the other.
+DEBUG_KSERIES ?= $(shell ls -v /usr/src 2>/dev/null | \
+	sed -n 's/^linux-source-\([0-9]*\.[0-9]*\)\.tar\.xz$$/\1/p' | tail -n 1)
 DEBUG_KDIR := $(BUILD)/debug-kernel/build
 DEBUG_MODULES := $(BUILD)/debug-modules
 
-debug-kernel: $(KSRC_STAMP)
-	KSRC=$(KSRC) tools/testing/vm/build-debug-kernel
+debug-kernel:
+	tools/testing/vm/build-debug-kernel --series $(DEBUG_KSERIES)
 
 debug-modules: debug-kernel
 	mkdir -p $(DEBUG_MODULES)
