@@ -30,7 +30,7 @@ export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/d
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	vfio_test usage_test lifecycle_test mdevctl_test.sh
 	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
-	mgpu_pci_test mgpu_engine_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
+	mgpu_pci_test mgpu_engine_test iommufd_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
 	mgpu_display_test@pci mgpu_migration_test@pci
 	fail_nth_test stress_test
 	qemu/qemu_e2e_test.py qemu/libvirt_test.py qemu/guest_boot_test.py"
