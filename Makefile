@@ -77,7 +77,7 @@ KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
 .PHONY: all modules selftests lint lint-all checkpatch sparse werror kerneldoc kvers \
-	deps check demo bench vm clean source debug-kernel debug-modules \
+	deps check demo bench vm clean source debug-kernel debug-modules kver \
 	check-debug dkms-src check-dkms
 
 all: modules selftests
@@ -107,6 +107,9 @@ selftests: $(HARNESS_KSRC)/.unpacked $(UAPI)/.installed
 
 kvers:
 	@echo $(KVERS)
+
+kver:
+	@echo $(KVER)
 
 lint: checkpatch sparse werror kerneldoc
 

@@ -904,7 +904,8 @@ def main():
     ap.add_argument('--emulated', action='store_true',
                     help='test QEMU secondary-vga/edu instead of mgpu mdevs')
     ap.add_argument('--parents', help='comma-separated parents (default: all mgpu*)')
-    ap.add_argument('--types', help='comma-separated type names (default: all)')
+    ap.add_argument('--types', default=os.environ.get('MDEV_E2E_TYPES') or None,
+                    help='comma-separated type names (default: $MDEV_E2E_TYPES, else all)')
     ap.add_argument('--timeout', type=int, default=1500, help='whole-script watchdog, s')
     ap.add_argument('--only', help='regexp: run only tests whose name matches')
     args = ap.parse_args()
