@@ -9,6 +9,8 @@
 #   make lint-all   make lint against every installed kernel (6.1 and 6.12)
 #   make check      build + lint + every kselftest in the VM
 #   make check-debug  every kselftest in the VM on the debug kernel (KASAN, lockdep ...)
+#   make check-dkms dkms build of the modules for every installed kernel
+#   make dkms-src   the sources dkms needs, in build/dkms/src (README.md)
 #   make demo       the demo, in the VM
 #   make bench      performance side by side with the upstream mdev core and
 #                   samples, in one VM boot (Documentation/bench.rst)
@@ -75,8 +77,8 @@ KERNEL_SOURCES = $(filter drivers/% samples/% include/% \
 	$(SELFTESTS)/test_%.c,$(SOURCES))
 
 .PHONY: all modules selftests lint lint-all checkpatch sparse werror kerneldoc kvers \
-	deps check demo bench vm clean source debug-kernel debug-modules \
-	check-debug
+	deps check demo bench vm clean source debug-kernel debug-modules kver \
+	check-debug dkms-src check-dkms
 
 all: modules selftests
 
@@ -92,8 +94,11 @@ $(BUILD)/linux-source-%/.unpacked:
 
 source: $(KSRC_STAMP)
 
+# Out of the source tree (O=): build-debug-kernel builds from the same source
+# and kbuild refuses an O= build of a tree that was built in.
 $(UAPI)/.installed: $(UAPI_KSRC)/.unpacked
-	$(MAKE) -s -C $(UAPI_KSRC) headers_install INSTALL_HDR_PATH=$(UAPI)
+	$(MAKE) -s -C $(UAPI_KSRC) O=$(BUILD)/uapi-obj headers_install \
+		INSTALL_HDR_PATH=$(UAPI)
 	echo $(UAPI_KSRC) > $@
 
 selftests: $(HARNESS_KSRC)/.unpacked $(UAPI)/.installed
@@ -102,6 +107,9 @@ selftests: $(HARNESS_KSRC)/.unpacked $(UAPI)/.installed
 
 kvers:
 	@echo $(KVERS)
+
+kver:
+	@echo $(KVER)
 
 lint: checkpatch sparse werror kerneldoc
 
@@ -154,11 +162,15 @@ check: deps
 
 # The debug kernel (tools/testing/vm/README.rst) and our modules built against it in
 # a copy, build/debug-modules, so that the repo's .ko files for the Debian kernel stay.
+# It is built from the newest installed linux-source (6.12, whose fragment
+# adds IOMMUFD and the VFIO device cdev); DEBUG_KSERIES=6.1 for the other.
+DEBUG_KSERIES ?= $(shell ls -v /usr/src 2>/dev/null | \
+	sed -n 's/^linux-source-\([0-9]*\.[0-9]*\)\.tar\.xz$$/\1/p' | tail -n 1)
 DEBUG_KDIR := $(BUILD)/debug-kernel/build
 DEBUG_MODULES := $(BUILD)/debug-modules
 
-debug-kernel: $(KSRC_STAMP)
-	KSRC=$(KSRC) tools/testing/vm/build-debug-kernel
+debug-kernel:
+	tools/testing/vm/build-debug-kernel --series $(DEBUG_KSERIES)
 
 debug-modules: debug-kernel
 	mkdir -p $(DEBUG_MODULES)
@@ -172,6 +184,38 @@ check-debug: deps
 	+$(MAKE) debug-modules selftests
 	MDEV_CHECK_LOG=build/check-debug.log \
 		tools/testing/run-checks --kernel debug --modules-tree $(DEBUG_MODULES)
+
+# DKMS (dkms.conf): the sources it needs, staged in build/dkms/src, and a
+# build for every installed kernel in a private dkms tree (nothing goes to
+# /usr/src, /var/lib/dkms or /lib/modules).
+DKMS_NAME := $(shell sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' dkms.conf)
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := $(BUILD)/dkms/src/$(DKMS_NAME)-$(DKMS_VERSION)
+DKMS_TREE := $(BUILD)/dkms/tree
+DKMS_PRIVATE := --dkmstree $(DKMS_TREE) --sourcetree $(BUILD)/dkms/src
+
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	git ls-files -co --exclude-standard -- dkms.conf LICENSE Kbuild \
+		drivers samples/vfio-mdev include $(SELFTESTS)/Kbuild | \
+		while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | \
+		cpio -pdmu --quiet $(DKMS_SRC)
+
+check-dkms: dkms-src
+	rm -rf $(DKMS_TREE)
+	mkdir -p $(DKMS_TREE)
+	dkms add -m $(DKMS_NAME) -v $(DKMS_VERSION) $(DKMS_PRIVATE)
+	set -e; for v in $(KVERS); do \
+		dkms build -m $(DKMS_NAME) -v $(DKMS_VERSION) -k $$v $(DKMS_PRIVATE); \
+		for m in mdev mgpu; do \
+			ko=$$(find $(DKMS_TREE)/$(DKMS_NAME)/$(DKMS_VERSION)/$$v -name "$$m.ko*" | head -n 1); \
+			test -n "$$ko" || { echo "check-dkms: no $$m.ko for $$v" >&2; exit 1; }; \
+			modinfo -F vermagic "$$ko" | grep -q "^$$v " || \
+				{ echo "check-dkms: $$ko is not for $$v" >&2; exit 1; }; \
+		done; \
+		echo "check-dkms: $(DKMS_NAME)/$(DKMS_VERSION) builds for $$v"; \
+	done
 
 demo: deps
 	+$(MAKE) modules

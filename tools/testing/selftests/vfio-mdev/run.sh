@@ -30,11 +30,20 @@ export MDEV_CORE_MODULE=${MDEV_CORE_MODULE:-$(cd "$dir/../../../.." && pwd -P)/d
 all_tests="sysfs_test input_test uuid_test capacity_test race_test uevent_test
 	vfio_test usage_test lifecycle_test mdevctl_test.sh
 	mgpu_test mgpu_placement_test mgpu_display_test mgpu_migration_test
-	mgpu_pci_test mgpu_engine_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
+	mgpu_pci_test mgpu_engine_test iommufd_test mgpu_test@pci mgpu_engine_test@pci mgpu_placement_test@pci
 	mgpu_display_test@pci mgpu_migration_test@pci
 	fail_nth_test fail_nth_module_test stress_test
 	qemu/qemu_e2e_test.py qemu/migration_test.py qemu/libvirt_test.py
 	qemu/guest_boot_test.py"
+# MDEV_PCI_REPEATS=0 leaves the <program>@pci repeats out of the default list
+# and MDEV_SKIP_TESTS the programs it names (CI's debug-kernel run, for time:
+# the @pci repeats run mgpu tests again on PCI parents, which every other run
+# covers, and mgpu_pci_test still runs).
+all_tests=$(for t in $all_tests; do
+	case $t in *@pci) [ "${MDEV_PCI_REPEATS:-1}" != 0 ] || continue ;; esac
+	case " ${MDEV_SKIP_TESTS:-} " in *" $t "*) continue ;; esac
+	echo "$t"
+done)
 tests=${*:-$all_tests}
 # Per program: the harness has its own per-case timeouts; this is a backstop.
 prog_timeout=${MDEV_TEST_TIMEOUT:-1200}
@@ -96,8 +105,10 @@ for t in $tests; do
 		failed=$((failed + 1))
 		continue
 	fi
+	start=$(date +%s)
 	MGPU_PARENTS=$parents timeout "$prog_timeout" "$dir/$prog" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	echo "# $t: took $(($(date +%s) - start)) s"
 
 	p=$(grep -cE '^ok [0-9]+' "$log")
 	s=$(grep -cE '^ok [0-9]+ # SKIP' "$log")

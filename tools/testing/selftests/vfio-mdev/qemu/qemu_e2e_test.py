@@ -6,8 +6,10 @@ A nested QEMU (pc machine, -S, qtest on stdio, QMP on a socket) realizes each
 mgpu mdev type as '-device vfio-pci,sysfsdev=...' and checks, without a guest:
 config space and BAR sizes, VRAM through BAR0 (mmap and x-no-mmap), the
 display (dispi registers in BAR2, QMP screendump), isolation of two instances,
-hot plug and unplug, removal of an mdev in use (REQ -> ACPI unplug), and
-INTx/MSI interrupts from the control block.
+hot plug and unplug, removal of an mdev in use (REQ -> ACPI unplug),
+INTx/MSI interrupts from the control block, and the compute engine copying
+guest RAM, through the VFIO container and, where the kernel has iommufd and
+the VFIO device cdev, with '-object iommufd' ('iommufd=' on the device).
 
   --emulated    run the same tests against QEMU's own secondary-vga (same IDs
                 and BAR layout; edu for the interrupt tests): validates the
@@ -20,10 +22,12 @@ Run inside the test VM, as root, with mgpu.ko loaded:
 
 import argparse
 import contextlib
+import errno
 import os
 import random
 import re
 import shutil
+import struct
 import sys
 import threading
 import time
@@ -149,7 +153,7 @@ class MdevInstance:
     def __init__(self, mdev):
         self.mdev = mdev
 
-    def device(self, dev_id, slot=None, nommap=False, display=False):
+    def device(self, dev_id, slot=None, nommap=False, display=False, iommufd=None):
         s = 'vfio-pci,id=%s,sysfsdev=%s' % (dev_id, self.mdev.path)
         if slot is not None:
             s += ',addr=%d.0' % slot
@@ -157,6 +161,8 @@ class MdevInstance:
             s += ',x-no-mmap=on'
         if display:
             s += ',display=on'
+        if iommufd:
+            s += ',iommufd=%s' % iommufd
         return s
 
     def hotplug_args(self, dev_id):
@@ -164,9 +170,9 @@ class MdevInstance:
 
 
 @contextlib.contextmanager
-def qemu(*devices, name='e2e', **kw):
-    """A started QEMU with '-device' @devices; on failure its log goes to TAP."""
-    args = []
+def qemu(*devices, name='e2e', extra=(), **kw):
+    """A started QEMU with @extra arguments and '-device' @devices; on failure its log goes to TAP."""
+    args = list(extra)
     for d in devices:
         args += ['-device', d]
     q = ql.QEMU(args, name=name, **kw)
@@ -777,6 +783,97 @@ def t_msi(target):
         check(('raise', PIRQ_IRQ) not in ev, 'INTx raised while MSI is enabled: %s' % ev)
 
 
+# The compute engine (samples/vfio-mdev/mgpu/mgpu_engine_abi.h): registers in BAR2,
+# a ring of 64-byte commands in VRAM, copies between VRAM and guest RAM by IOVA, which
+# is the guest-physical address for QEMU (it maps all guest RAM into the container or
+# the IOAS).
+MMIO_ENGINE = 0x900
+ENG_RING_BASE, ENG_RING_SIZE, ENG_RING_HEAD, ENG_RING_TAIL = 0x00, 0x04, 0x08, 0x0c
+ENG_DOORBELL, ENG_STATUS, ENG_ERROR_CMD = 0x10, 0x14, 0x18
+ENG_STATUS_BUSY = 0x80000000
+CMD_COPY_FROM_RAM, CMD_COPY_TO_RAM = 5, 6
+# Nothing is mapped there: above the pc machine's 128 MiB of RAM, below the BARs.
+UNMAPPED_IOVA = 0x20000000
+RAM_SRC = 0x00200000
+RAM_DST = 0x00300000
+
+
+def eng_cmd(opcode, dst, src, size):
+    return struct.pack('<IIQQQIIIII12x', opcode, 0, dst, src, size, 0, 0, 0, 0, 0)
+
+
+def eng_run(q, b0, b2, cmds, ring=0):
+    """Runs @cmds from a ring at VRAM @ring: returns (STATUS, HEAD)."""
+    eng = b2 + MMIO_ENGINE
+    q.writel(eng + ENG_RING_BASE, ring)
+    q.writel(eng + ENG_RING_SIZE, 64 * 16)
+    tail = q.readl(eng + ENG_RING_TAIL)
+    for i, c in enumerate(cmds):
+        q.write(b0 + ring + ((tail + i) % 16) * 64, c)
+    q.writel(eng + ENG_RING_TAIL, tail + len(cmds))
+    q.writel(eng + ENG_DOORBELL, 1)
+    end = time.monotonic() + 30
+    while True:
+        status = q.readl(eng + ENG_STATUS)
+        if not status & ENG_STATUS_BUSY:
+            return status, q.readl(eng + ENG_RING_HEAD)
+        if time.monotonic() > end:
+            raise AssertionError('engine still busy after 30 s (STATUS 0x%x)' % status)
+        time.sleep(0.01)
+
+
+def group_busy(inst):
+    """Whether the instance's VFIO group refuses to open (EBUSY): its cdev is in use."""
+    group = os.path.basename(os.readlink(os.path.join(inst.mdev.path, 'iommu_group')))
+    try:
+        fd = os.open('/dev/vfio/%s' % group, os.O_RDWR)
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            return True
+        raise
+    os.close(fd)
+    return False
+
+
+def t_engine_dma(target, iommufd):
+    """The engine copies guest RAM to VRAM and back: vfio_dma_rw() through the
+    container, or with iommufd=on through the IOAS QEMU maps guest RAM into."""
+    if not target.is_mdev:
+        raise Skip('needs an mdev')
+    extra = []
+    if iommufd:
+        if not os.path.exists('/dev/iommu'):
+            raise Skip('no /dev/iommu: the kernel has no CONFIG_IOMMUFD')
+    with target.instance() as inst:
+        if iommufd:
+            if not os.path.isdir(os.path.join(inst.mdev.path, 'vfio-dev')):
+                raise Skip('no vfio-dev/ under the instance: no CONFIG_VFIO_DEVICE_CDEV')
+            extra = ['-object', 'iommufd,id=iommufd0']
+        dev_arg = inst.device('gpu0', SLOT, iommufd='iommufd0' if iommufd else None)
+        with qemu(dev_arg, name='engine', extra=extra) as q:
+            # QEMU took the device through its cdev: the group path is blocked.
+            if iommufd:
+                check(group_busy(inst), 'the group opens while QEMU holds the cdev')
+            _, b0, b2 = map_device(q, SLOT, target.vram)
+            q.pci(SLOT).enable(memory=True, master=True)
+            data = vram_pattern(20, 3 * 4096 + 5)
+            q.write(RAM_SRC, data)
+            q.write(RAM_DST, bytes(len(data)))
+            status, head = eng_run(q, b0, b2, [
+                eng_cmd(CMD_COPY_FROM_RAM, 0x10000, RAM_SRC, len(data)),
+                eng_cmd(CMD_COPY_TO_RAM, RAM_DST, 0x10000, len(data)),
+            ])
+            check_eq(status, 0, 'engine STATUS after the copies')
+            check_eq(head, 2, 'engine HEAD after the copies')
+            check_eq(q.read(b0 + 0x10000, len(data)), data, 'guest RAM copied into VRAM')
+            check_eq(q.read(RAM_DST, len(data)), data, 'VRAM copied back into guest RAM')
+            # An IOVA outside guest RAM is not mapped: the engine stops with an error.
+            status, head = eng_run(q, b0, b2, [
+                eng_cmd(CMD_COPY_FROM_RAM, 0x20000, UNMAPPED_IOVA, 64),
+            ])
+            check((status & 0xff) != 0, 'a copy from an unmapped IOVA succeeded')
+            check_eq(q.readl(b2 + MMIO_ENGINE + ENG_ERROR_CMD), 2, 'ERROR_CMD')
+
 # --------------------------------------------------------------------------
 
 
@@ -807,7 +904,8 @@ def main():
     ap.add_argument('--emulated', action='store_true',
                     help='test QEMU secondary-vga/edu instead of mgpu mdevs')
     ap.add_argument('--parents', help='comma-separated parents (default: all mgpu*)')
-    ap.add_argument('--types', help='comma-separated type names (default: all)')
+    ap.add_argument('--types', default=os.environ.get('MDEV_E2E_TYPES') or None,
+                    help='comma-separated type names (default: $MDEV_E2E_TYPES, else all)')
     ap.add_argument('--timeout', type=int, default=1500, help='whole-script watchdog, s')
     ap.add_argument('--only', help='regexp: run only tests whose name matches')
     args = ap.parse_args()
@@ -871,6 +969,11 @@ def main():
     irq_label = first.label if first.is_mdev else 'edu'
     tests.append(('%s: INTx through PIIX3 to the IOAPIC' % irq_label, t_intx, first))
     tests.append(('%s: MSI' % irq_label, t_msi, first))
+    if first.is_mdev:
+        tests.append(('%s: engine copies guest RAM (container)' % first.label,
+                      t_engine_dma, first, False))
+        tests.append(('%s: engine copies guest RAM (-object iommufd)' % first.label,
+                      t_engine_dma, first, True))
 
     if args.only:
         tests = [t for t in tests if re.search(args.only, t[0])]
