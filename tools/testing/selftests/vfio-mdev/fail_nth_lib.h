@@ -15,7 +15,7 @@
  *		... check, nth_errno(&s, -ret) or s.absorbed++ ...
  *		if (!injected) break;
  *	}
- *	NTH_REPORT(_metadata, &s);
+ *	NTH_REPORT(&s);
  *
  * MDEV_FAIL_NTH_STRIDE=k in the environment tries only every k-th fault
  * point (1, 1 + k, ...), for a shorter run (CI's); the default, 1, tries
@@ -66,9 +66,9 @@ void nth_leak_list(const struct nth *s, char *buf, size_t len);
  * Logs "what: 37 fault points; 35 failed with ENOMEM 34, EFAULT 1; 2
  * absorbed", and fails the test if IOMMU groups were left behind.  Call it
  * once the last iteration has cleaned up.  A macro: TH_LOG and EXPECT_EQ
- * belong to the test's own translation unit.
+ * (and the _metadata they use) belong to the test's own translation unit.
  */
-#define NTH_REPORT(_metadata, s) do {					\
+#define NTH_REPORT(s) do {						\
 	struct nth *__nth = (s);					\
 	char __nth_buf[256];						\
 									\

@@ -436,7 +436,7 @@ TEST_F_TIMEOUT(load, sweep, 1200)
 			TH_LOG("fail-nth %u: load failed with %s, but %s", s.n,
 			       strerror(-ret), diff);
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /* ---- (b) module removal, with instances on every parent ------------------------------- */
@@ -513,7 +513,7 @@ TEST_F_TIMEOUT(unload, sweep, 1200)
 			break;
 		s.absorbed++;
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /* ---- (c) parent registration and removal: a PCI GPU bound to mgpu, unbound ------------ */
@@ -637,7 +637,7 @@ TEST_F_TIMEOUT(pci, bind, 1200)
 			TH_LOG("fail-nth %u: bind failed with %s, but %s", s.n,
 			       strerror(-ret), diff);
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /*
@@ -688,7 +688,7 @@ TEST_F_TIMEOUT(pci, unbind, 1200)
 			break;
 		s.absorbed++;
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 int main(int argc, char **argv)

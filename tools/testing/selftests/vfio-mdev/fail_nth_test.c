@@ -262,7 +262,7 @@ static void create_sweep(struct __test_metadata *_metadata,
 			TH_LOG("fail-nth %u (%s): %s", s.n,
 			       ret < 0 ? strerror(-ret) : "created", diff);
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /*
@@ -333,7 +333,7 @@ static void remove_sweep(struct __test_metadata *_metadata,
 		if (ret >= 0)
 			s.absorbed++;
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /* ---- (a) create on test_mdev ------------------------------------------------- */
@@ -592,7 +592,7 @@ TEST_F_TIMEOUT(open, device_fd, 1200)
 		vfio_client_close(&c);
 		ASSERT_TRUE(open_count_is(self->uuid, variant->mgpu, 0));
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 }
 
 /* ---- (d) migration: save and resume ----------------------------------------------------- */
@@ -895,7 +895,7 @@ TEST_F_TIMEOUT(mig, save, 1200)
 			TH_LOG("fail-nth %u (%s: %s): the source changed", s.n,
 			       step, strerror(-ret));
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 	both_usable(_metadata, dev, self->d.c.device);
 }
 
@@ -959,7 +959,7 @@ TEST_F_TIMEOUT(mig, resume, 1200)
 			TH_LOG("fail-nth %u (%s: %s): the target changed", s.n,
 			       step, strerror(-ret));
 	}
-	NTH_REPORT(_metadata, &s);
+	NTH_REPORT(&s);
 	both_usable(_metadata, self->s.c.device, self->d.c.device);
 }
 
