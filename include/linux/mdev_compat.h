@@ -63,6 +63,15 @@ static inline void mdev_vfio_free_device(struct vfio_device *vdev)
 #define mdev_vfio_free_device(vdev) vfio_free_device(vdev)
 #endif
 
+/*
+ * 6.3: VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, which the core answers by calling
+ * &vfio_migration_ops.migration_get_data_size without checking it: a
+ * migratable driver must provide it (QEMU 10 asks before every migration).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define MDEV_MIG_HAS_DATA_SIZE 1
+#endif
+
 /* 6.3 made vma->vm_flags read-only: vm_flags_set() changes it. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)

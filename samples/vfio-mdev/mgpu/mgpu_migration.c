@@ -1345,9 +1345,41 @@ static int mgpu_mig_get_state(struct vfio_device *vdev,
 	return 0;
 }
 
+#ifdef MDEV_MIG_HAS_DATA_SIZE
+/*
+ * What a save started now would produce, at most: the header, the state
+ * records, every touched page in a run of its own, and END.  Untouched VRAM
+ * is not sent.
+ */
+static int mgpu_mig_get_data_size(struct vfio_device *vdev,
+				  unsigned long *stop_copy_length)
+{
+	struct mgpu_device *mgpu = vdev_to_mgpu(vdev);
+	unsigned long len = sizeof(struct mgpu_stream_header);
+	pgoff_t index;
+	unsigned int i;
+
+	for (i = 0; i < MGPU_REC_STATES; i++)
+		len += sizeof(struct mgpu_stream_record) +
+		       mgpu_state_recs[i].size;
+	len += sizeof(struct mgpu_stream_record);
+	for (index = mgpu_vram_next_present(mgpu, 0);
+	     index < mgpu_vram_pages(mgpu);
+	     index = mgpu_vram_next_present(mgpu, index + 1)) {
+		len += sizeof(struct mgpu_stream_record) + PAGE_SIZE;
+		cond_resched();
+	}
+	*stop_copy_length = len;
+	return 0;
+}
+#endif
+
 static const struct vfio_migration_ops mgpu_mig_ops = {
 	.migration_set_state = mgpu_mig_set_state,
 	.migration_get_state = mgpu_mig_get_state,
+#ifdef MDEV_MIG_HAS_DATA_SIZE
+	.migration_get_data_size = mgpu_mig_get_data_size,
+#endif
 };
 
 /**
