@@ -72,6 +72,30 @@ static inline void mdev_vfio_free_device(struct vfio_device *vdev)
 #define MDEV_MIG_HAS_DATA_SIZE 1
 #endif
 
+/*
+ * 6.2: PRE_COPY (VFIO_MIGRATION_PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO).
+ * MDEV_MIG_PRE_COPY is the flag a driver offers: 0 where the kernel has no
+ * PRE_COPY.  On such a kernel the two states and the ioctl's argument get
+ * their uAPI numbers and layout, so that a driver's state table and ioctl
+ * handler are the same on every kernel; the VFIO core never asks a driver
+ * for a state it did not offer.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define MDEV_MIG_PRE_COPY	VFIO_MIGRATION_PRE_COPY
+#else
+#define MDEV_MIG_PRE_COPY	0
+#define VFIO_DEVICE_STATE_PRE_COPY	6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P	7
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+
+#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
+
 /* 6.3 made vma->vm_flags read-only: vm_flags_set() changes it. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)

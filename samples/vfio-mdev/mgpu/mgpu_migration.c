@@ -1258,7 +1258,7 @@ struct mgpu_mig_arc {
  * driver for, by [from][to]; every other transition is a path of these, or
  * refused by it.  A failed arc leaves the device where it was, except
  * RESUMING -> STOP: a refused stream leaves it in STOP, see the top.  The PRE_COPY arcs are
- * asked for only where MGPU_MIG_PRE_COPY is offered.
+ * asked for only where MDEV_MIG_PRE_COPY is offered.
  */
 static const struct mgpu_mig_arc mgpu_mig_arcs[MGPU_MIG_STATES][MGPU_MIG_STATES] = {
 	MGPU_ARC(RUNNING, RUNNING_P2P, mgpu_mig_quiesce),
@@ -1394,7 +1394,7 @@ void mgpu_migration_init(struct mgpu_device *mgpu)
 	mutex_init(&mgpu->mig.lock);
 	mgpu->mig.state = VFIO_DEVICE_STATE_RUNNING;
 	mgpu->vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |
-				     VFIO_MIGRATION_P2P | MGPU_MIG_PRE_COPY;
+				     VFIO_MIGRATION_P2P | MDEV_MIG_PRE_COPY;
 	mgpu->vdev.mig_ops = &mgpu_mig_ops;
 }
 

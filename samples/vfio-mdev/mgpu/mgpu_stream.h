@@ -2,8 +2,8 @@
 /*
  * mgpu_stream.h - the byte layout of an mgpu migration stream: what
  * mgpu_migration.c produces while saving (PRE_COPY, STOP_COPY) and consumes
- * in RESUMING, and the one place that knows whether the kernel offers
- * PRE_COPY.
+ * in RESUMING.  Whether the kernel offers PRE_COPY is <linux/mdev_compat.h>'s
+ * business (MDEV_MIG_PRE_COPY).
  *
  * The stream is an ABI between two hosts, which may run different builds of
  * mgpu: every field is little-endian, every structure packed, and reserved
@@ -187,28 +187,5 @@ static_assert(sizeof(struct mgpu_stream_display) == 8);
 static_assert(sizeof(struct mgpu_engine_state) == 48);
 static_assert(MGPU_STREAM_RUN_MAX % PAGE_SIZE == 0);
 static_assert(PAGE_SIZE % MGPU_STREAM_PAGE_SIZE == 0);
-
-/*
- * PRE_COPY (VFIO_MIGRATION_PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO) came with
- * Linux 6.2.  This is the only place that asks: MGPU_MIG_PRE_COPY is the
- * flag mgpu offers, 0 where the kernel has none, and on such a kernel the
- * two states get their uAPI numbers so that the state table is the same on
- * every kernel (the core never asks a driver for a state it did not offer).
- */
-#ifdef VFIO_MIGRATION_PRE_COPY
-#define MGPU_MIG_PRE_COPY	VFIO_MIGRATION_PRE_COPY
-#else
-#define MGPU_MIG_PRE_COPY	0
-#define VFIO_DEVICE_STATE_PRE_COPY	6
-#define VFIO_DEVICE_STATE_PRE_COPY_P2P	7
-struct vfio_precopy_info {
-	__u32 argsz;
-	__u32 flags;
-	__aligned_u64 initial_bytes;
-	__aligned_u64 dirty_bytes;
-};
-
-#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
-#endif
 
 #endif /* MGPU_STREAM_H */

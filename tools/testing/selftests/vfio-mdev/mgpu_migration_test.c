@@ -4,11 +4,11 @@
  * uAPI directly and checked against the "Migration" section of
  * Documentation/driver-api/mgpu.rst: the migration feature and its states,
  * every legal arc and refused ones, interrupts held back while stopped, the
- * saving and resuming files, the stream format, sparse VRAM, a full round
- * trip of VRAM, config space, registers, display and interrupt state from
- * one GPU to another, every kind of bad stream with its errno (the target
- * unchanged and usable after each), and the agreement between a type's
- * version file and what its instances accept.
+ * saving and resuming files, PRE_COPY where the kernel has it, the stream
+ * format, sparse VRAM, a full round trip of VRAM, config space, registers,
+ * display and interrupt state from one GPU to another, every kind of bad
+ * stream with its errno (the target unchanged and usable after each), and the
+ * agreement between a type's version file and what its instances accept.
  *
  * The fractional profiles are single-usage (one open instance per process),
  * so every test works like a migration between two QEMUs: the source is
@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1186,6 +1187,117 @@ TEST_F(pair, data_fds)
 	EXPECT_EQ(42, mgpu_ctrl_get(in->dev, MGPU_CTRL_SCRATCH));
 	vfio_mig_stream_free(&a);
 	vfio_mig_stream_free(&b);
+}
+
+/* ---- PRE_COPY (6.2 and later) -------------------------------------------------- */
+
+static int precopy_info(int fd, struct vfio_precopy_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	return ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+}
+
+/*
+ * RUNNING -> PRE_COPY gives the saving fd with only the header to read;
+ * VFIO_MIG_GET_PRECOPY_INFO counts what is left of it as initial bytes and
+ * the touched VRAM as dirty bytes, and the device runs on meanwhile.  In
+ * STOP_COPY the same fd carries the rest: header and rest together are the
+ * stream a plain save of the stopped device gives, and they resume on the
+ * other GPU.  PRE_COPY -> RUNNING ends the session.
+ */
+TEST_F(pair, precopy)
+{
+	struct vfio_mig_stream rest = { 0 }, plain = { 0 };
+	struct vfio_precopy_info info;
+	struct snap before, after;
+	struct inst *src, *dst;
+	const char *diff;
+	__u8 hdr[4096];
+	int fd, nofd;
+
+	if (_metadata->skip)
+		return;
+	if (!kernel_has_precopy())
+		SKIP(return, "the kernel has no PRE_COPY (it came with 6.2)");
+	src = world_add(_metadata, &self->w, 0, MGPU_EIGHTH, 512);
+	dst = world_add(_metadata, &self->w, 1, MGPU_EIGHTH, 512);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	ASSERT_EQ(0, inst_open(src));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 0, 3 * PAGE, 21));
+
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(VFIO_DEVICE_STATE_PRE_COPY, vfio_mig_get_state(src->dev));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	EXPECT_EQ((__u64)HDR_LEN, info.initial_bytes);
+	EXPECT_EQ(3 * PAGE, info.dirty_bytes);
+	/* A short argsz is refused. */
+	info.argsz = offsetof(struct vfio_precopy_info, dirty_bytes);
+	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* The header, then nothing until STOP_COPY. */
+	ASSERT_EQ(HDR_LEN, read(fd, hdr, sizeof(hdr)));
+	EXPECT_EQ(-1, read(fd, hdr + HDR_LEN, sizeof(hdr) - HDR_LEN));
+	EXPECT_EQ(ENOMSG, errno);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	EXPECT_EQ(0ULL, info.initial_bytes);
+
+	/* The device runs: it takes writes, and a newly touched page counts. */
+	ASSERT_EQ(0, mgpu_ctrl_set(src->dev, MGPU_CTRL_SCRATCH, 77));
+	ASSERT_EQ(0, mgpu_vram_fill(src->dev, 16 * PAGE, PAGE, 22));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	EXPECT_EQ(4 * PAGE, info.dirty_bytes);
+
+	/* STOP_COPY gives no new fd; the ioctl is for PRE_COPY only. */
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP_COPY, &nofd));
+	EXPECT_EQ(-1, nofd);
+	EXPECT_EQ(-EINVAL, precopy_info(fd, &info));
+	ASSERT_EQ(0, vfio_mig_read_all(fd, &rest, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
+	EXPECT_EQ(-1, read(fd, hdr, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+
+	ASSERT_EQ(0, vfio_mig_save(src->dev, &plain, 1 << 20, NULL));
+	ASSERT_EQ(plain.len, HDR_LEN + rest.len);
+	EXPECT_EQ(0, memcmp(plain.buf, hdr, HDR_LEN));
+	EXPECT_EQ(0, memcmp(plain.buf + HDR_LEN, rest.buf, rest.len));
+	/* END says 4 pages of VRAM were sent. */
+	EXPECT_EQ(4 * PAGE, get_le(rest.buf + rest.len - REC_LEN +
+				   MGPU_ST_REC_OFFSET, 8));
+	ASSERT_EQ(0, snap_take(src->dev, src->vram, &before));
+
+	/* PRE_COPY -> RUNNING ends the session. */
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, RUNNING, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vfio_mig_set_state(src->dev, RUNNING, NULL));
+	EXPECT_EQ(-1, read(fd, hdr + HDR_LEN, 1));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-ENODEV, precopy_info(fd, &info));
+	close(fd);
+	inst_close(src);
+
+	/* The header and the rest, written as they came, resume the target. */
+	ASSERT_EQ(0, inst_open(dst));
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, RESUMING, &fd));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, vfio_mig_write_all(fd, hdr, HDR_LEN, HDR_LEN));
+	EXPECT_EQ(0, vfio_mig_write_all(fd, rest.buf, rest.len, 1 << 20));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(dst->dev, STOP, NULL));
+	ASSERT_EQ(0, snap_take(dst->dev, dst->vram, &after));
+	diff = snap_diff(&before, &after);
+	EXPECT_EQ(NULL, diff) TH_LOG("%s differs", diff);
+	EXPECT_EQ(77, mgpu_ctrl_get(dst->dev, MGPU_CTRL_SCRATCH));
+	EXPECT_EQ(0, vfio_mig_set_state(dst->dev, RUNNING, NULL));
+	vfio_mig_stream_free(&rest);
+	vfio_mig_stream_free(&plain);
 }
 
 /* A reset ends a session and returns to RUNNING; a close does too. */
