@@ -340,30 +340,30 @@ static const struct subject mgpu_subject = {
 	.populate = populate_mgpu,
 };
 
-/* ---- (a) module load -------------------------------------------------------------------- */
+/* ---- (a) module load and (b) removal, with instances on every parent ------------------ */
 
-FIXTURE(load) {
+FIXTURE(kmod) {
 	struct image image;
 	struct snap before, after, now;
 };
 
-FIXTURE_VARIANT(load) {
+FIXTURE_VARIANT(kmod) {
 	const struct subject *subject;
 };
 
-FIXTURE_VARIANT_ADD(load, core) {
+FIXTURE_VARIANT_ADD(kmod, core) {
 	.subject = &core_subject,
 };
 
-FIXTURE_VARIANT_ADD(load, test_mdev) {
+FIXTURE_VARIANT_ADD(kmod, test_mdev) {
 	.subject = &test_subject,
 };
 
-FIXTURE_VARIANT_ADD(load, mgpu) {
+FIXTURE_VARIANT_ADD(kmod, mgpu) {
 	.subject = &mgpu_subject,
 };
 
-FIXTURE_SETUP(load)
+FIXTURE_SETUP(kmod)
 {
 	const struct subject *sub = variant->subject;
 
@@ -374,12 +374,12 @@ FIXTURE_SETUP(load)
 	ASSERT_EQ(0, modules_bare(sub->needs_core));
 }
 
-FIXTURE_TEARDOWN(load)
+FIXTURE_TEARDOWN(kmod)
 {
 	image_free(&self->image);
 }
 
-TEST_F_TIMEOUT(load, sweep, 1200)
+TEST_F_TIMEOUT(kmod, load, 1200)
 {
 	const char *name = variant->subject->name, *diff;
 	char what[64], why[512];
@@ -439,46 +439,7 @@ TEST_F_TIMEOUT(load, sweep, 1200)
 	NTH_REPORT(&s);
 }
 
-/* ---- (b) module removal, with instances on every parent ------------------------------- */
-
-FIXTURE(unload) {
-	struct image image;
-	struct snap before, now;
-};
-
-FIXTURE_VARIANT(unload) {
-	const struct subject *subject;
-};
-
-FIXTURE_VARIANT_ADD(unload, core) {
-	.subject = &core_subject,
-};
-
-FIXTURE_VARIANT_ADD(unload, test_mdev) {
-	.subject = &test_subject,
-};
-
-FIXTURE_VARIANT_ADD(unload, mgpu) {
-	.subject = &mgpu_subject,
-};
-
-FIXTURE_SETUP(unload)
-{
-	const struct subject *sub = variant->subject;
-
-	if (!fi_ready)
-		SKIP(return, "%s", fi_why);
-	ASSERT_EQ(0, image_read(&self->image, sub->name, sub->path()))
-		TH_LOG("reading %s", sub->path());
-	ASSERT_EQ(0, modules_bare(sub->needs_core));
-}
-
-FIXTURE_TEARDOWN(unload)
-{
-	image_free(&self->image);
-}
-
-TEST_F_TIMEOUT(unload, sweep, 1200)
+TEST_F_TIMEOUT(kmod, unload, 1200)
 {
 	const struct subject *sub = variant->subject;
 	const char *diff;

@@ -373,20 +373,10 @@ def main():
     ql.install_watchdog(args.timeout)
     tmp = tempfile.mkdtemp(prefix='qtest-migration-')
     make_firmware(tmp)
-    tap.plan(len(tests))
-    start = time.monotonic()
     try:
-        for name, fn, *fargs in tests:
-            tap.run(name, fn, *fargs)
-    except ql.Watchdog as e:
-        tap.diag('ABORT: %s' % e)
-        while tap.n < len(tests):
-            tap.ok(False, tests[tap.n][0], 'watchdog')
+        return tap.run_all(tests)
     finally:
-        ql.cleanup_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    tap.diag('total time: %.1f s' % (time.monotonic() - start))
-    return tap.finish()
 
 
 if __name__ == '__main__':

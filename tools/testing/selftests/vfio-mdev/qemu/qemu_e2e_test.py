@@ -977,19 +977,7 @@ def main():
 
     if args.only:
         tests = [t for t in tests if re.search(args.only, t[0])]
-    tap.plan(len(tests))
-    start = time.monotonic()
-    try:
-        for name, fn, *fargs in tests:
-            tap.run(name, fn, *fargs)
-    except ql.Watchdog as e:
-        tap.diag('ABORT: %s' % e)
-        while tap.n < len(tests):
-            tap.ok(False, tests[tap.n][0], 'watchdog')
-    finally:
-        ql.cleanup_all()
-    tap.diag('total time: %.1f s' % (time.monotonic() - start))
-    return tap.finish()
+    return tap.run_all(tests)
 
 
 if __name__ == '__main__':

@@ -984,6 +984,26 @@ class TAP:
         self.ok(True, name)
         return True
 
+    def run_all(self, tests):
+        """Plan and run (name, fn, *args) tests; returns finish()'s status.
+
+        A watchdog timeout ends the run: the tests left are 'not ok'.
+        Whatever QEMU is still running is shut down at the end.
+        """
+        self.plan(len(tests))
+        start = time.monotonic()
+        try:
+            for name, fn, *args in tests:
+                self.run(name, fn, *args)
+        except Watchdog as e:
+            self.diag('ABORT: %s' % e)
+            while self.n < len(tests):
+                self.ok(False, tests[self.n][0], 'watchdog')
+        finally:
+            cleanup_all()
+        self.diag('total time: %.1f s' % (time.monotonic() - start))
+        return self.finish()
+
     def finish(self):
         self.diag('totals: pass:%d fail:%d skip:%d' % (self.passed, self.failed, self.skipped))
         return 1 if self.failed else 0
