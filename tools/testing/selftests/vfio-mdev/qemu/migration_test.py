@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ sys.dont_write_bytecode = True     # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qtestlib as ql  # noqa: E402
 import qemu_e2e_test as e2e  # noqa: E402
-from qtestlib import Skip, check, check_eq  # noqa: E402
+from qtestlib import check, check_eq  # noqa: E402
 
 SRC_GPU = 'mgpu0'
 DST_GPU = 'mgpu1'
@@ -101,30 +100,6 @@ def dump_log(q, name):
         print('# %s: %s' % (name, line), flush=True)
 
 
-def type_path(parent, mtype, attr):
-    return os.path.join(ql.MDEV_BUS, parent, 'mdev_supported_types', mtype, attr)
-
-
-def version_check(src_parent, src_type, dst_parent, dst_type):
-    """The management check: returns None if compatible, else the errno."""
-    v = ql.sysfs_read(type_path(src_parent, src_type, 'version'))
-    try:
-        ql.sysfs_write(type_path(dst_parent, dst_type, 'version'), v)
-    except OSError as e:
-        return e.errno
-    return None
-
-
-def qemu_has_migration_v2():
-    """QEMU 8.0 dropped VFIO migration v1 and speaks v2 (enable-migration)."""
-    try:
-        out = subprocess.run([ql.QEMU_BINARY, '-device', 'vfio-pci,help'],
-                             capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return 'enable-migration' in out and 'x-enable-migration' not in out
-
-
 class Guest:
     """What the test, as the guest, puts into the source device."""
 
@@ -170,19 +145,6 @@ class Guest:
         return s
 
 
-def wait_migration(q, timeout=60.0):
-    """Polls query-migrate until it ends; returns (status, info)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = q.qmp.execute('query-migrate')
-        status = info.get('status')
-        if status in ('completed', 'failed', 'cancelled'):
-            return status, info
-        if time.monotonic() > deadline:
-            raise ql.QTestTimeout('migration still %s after %.0f s' % (status, timeout))
-        time.sleep(0.05)
-
-
 def usable(mdev, vram):
     """The instance opens in a fresh QEMU and its VRAM and registers work."""
     q = start_qemu(mdev, 'check')
@@ -218,7 +180,7 @@ class Pair:
 
 def t_migrate():
     with Pair() as p:
-        check_eq(version_check(SRC_GPU, TYPE, DST_GPU, TYPE), None,
+        check_eq(ql.migration_version_check(SRC_GPU, TYPE, DST_GPU, TYPE), None,
                  'version check, same type on another GPU')
         src = start_qemu(p.src, 'src')
         g = Guest(src, p.vram)
@@ -230,7 +192,7 @@ def t_migrate():
         dst = start_qemu(p.dst, 'dst', incoming='unix:' + sock)
         t = time.monotonic()
         src.qmp.execute('migrate', {'uri': 'unix:' + sock})
-        status, info = wait_migration(src)
+        status, info = ql.wait_migration(src)
         if status != 'completed':
             dump_log(src, 'src')
             dump_log(dst, 'dst')
@@ -271,9 +233,9 @@ def t_migrate():
 def t_incompatible():
     with Pair(OTHER_TYPE) as p:
         # The check refuses before anything starts.
-        check_eq(version_check(SRC_GPU, TYPE, DST_GPU, OTHER_TYPE), errno.EPROTO,
+        check_eq(ql.migration_version_check(SRC_GPU, TYPE, DST_GPU, OTHER_TYPE), errno.EPROTO,
                  'version check, %s into %s' % (TYPE, OTHER_TYPE))
-        check_eq(version_check(DST_GPU, OTHER_TYPE, SRC_GPU, TYPE), errno.EPROTO,
+        check_eq(ql.migration_version_check(DST_GPU, OTHER_TYPE, SRC_GPU, TYPE), errno.EPROTO,
                  'version check, %s into %s' % (OTHER_TYPE, TYPE))
         # Forced anyway: QEMU's migration fails, the source runs on.
         src = start_qemu(p.src, 'src')
@@ -283,7 +245,7 @@ def t_incompatible():
         sock = os.path.join(src.tmp, 'migrate.sock')
         dst = start_qemu(p.dst, 'dst', incoming='unix:' + sock)
         src.qmp.execute('migrate', {'uri': 'unix:' + sock})
-        status, info = wait_migration(src)
+        status, info = ql.wait_migration(src)
         check_eq(status, 'failed', 'forced migration to another VRAM size')
         print('# source: %s' % info.get('error-desc', ''), flush=True)
         ql.wait_until(lambda: not dst.alive(), 30, what='destination QEMU exits')
@@ -318,7 +280,7 @@ def cut_short(how):
         time.sleep(0.5)
         if how == 'cancel':
             src.qmp.execute('migrate_cancel')
-            status, _ = wait_migration(src)
+            status, _ = ql.wait_migration(src)
             check_eq(status, 'cancelled', 'status after migrate_cancel')
             check(src.alive(), 'source QEMU still running')
             check_eq(g.state(), state, 'source state after the cancelled migration')
@@ -363,7 +325,7 @@ def main():
     if os.geteuid() != 0:
         tap.plan(0, 'needs root')
         return 4
-    if not qemu_has_migration_v2():
+    if not ql.qemu_has_migration_v2():
         tap.plan(0, '%s has no VFIO migration v2 (needs QEMU 8.0 or later)' % ql.QEMU_BINARY)
         return 4
     parents = ql.mdev_parents('mgpu')

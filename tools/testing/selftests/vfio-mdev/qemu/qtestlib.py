@@ -814,6 +814,47 @@ def wait_until(pred, timeout, poll=0.05, what='condition'):
 
 
 # --------------------------------------------------------------------------
+# Live migration: the management check and QEMU's side
+
+
+def migration_version_check(src_parent, src_type, dst_parent, dst_type):
+    """The RFC's check: the source type's version written into the target type's.
+
+    Returns None if the target accepts it, else the errno of the refusal.
+    """
+    v = mdev_type_attr(src_parent, src_type, 'version')
+    try:
+        sysfs_write(os.path.join(MDEV_BUS, dst_parent, 'mdev_supported_types', dst_type,
+                                 'version'), v)
+    except OSError as e:
+        return e.errno
+    return None
+
+
+def qemu_has_migration_v2():
+    """QEMU 8.0 dropped VFIO migration v1 and speaks v2 (enable-migration)."""
+    try:
+        out = subprocess.run([QEMU_BINARY, '-device', 'vfio-pci,help'],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return 'enable-migration' in out and 'x-enable-migration' not in out
+
+
+def wait_migration(q, timeout=60.0):
+    """Polls query-migrate on the source until it ends; returns (status, info)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = q.qmp.execute('query-migrate')
+        status = info.get('status')
+        if status in ('completed', 'failed', 'cancelled'):
+            return status, info
+        if time.monotonic() > deadline:
+            raise QTestTimeout('migration still %s after %.0f s' % (status, timeout))
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------
 # Image decoding (screendump output)
 
 
