@@ -1195,7 +1195,7 @@ static int precopy_info(int fd, struct vfio_precopy_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->argsz = sizeof(*info);
-	return ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+	return vfio_ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, info);
 }
 
 /*
@@ -1236,8 +1236,7 @@ TEST_F(pair, precopy)
 	EXPECT_EQ(3 * PAGE, info.dirty_bytes);
 	/* A short argsz is refused. */
 	info.argsz = offsetof(struct vfio_precopy_info, dirty_bytes);
-	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, vfio_ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
 
 	/* The header, then nothing until STOP_COPY. */
 	ASSERT_EQ(HDR_LEN, read(fd, hdr, sizeof(hdr)));

@@ -731,8 +731,12 @@ def mdev_types(parent):
         return []
 
 
+def mdev_type_path(parent, mtype, attr):
+    return os.path.join(MDEV_BUS, parent, 'mdev_supported_types', mtype, attr)
+
+
 def mdev_type_attr(parent, mtype, attr):
-    return sysfs_read(os.path.join(MDEV_BUS, parent, 'mdev_supported_types', mtype, attr))
+    return sysfs_read(mdev_type_path(parent, mtype, attr))
 
 
 class Mdev:
@@ -745,8 +749,7 @@ class Mdev:
         self.path = os.path.join(MDEV_DEVICES, self.uuid)
 
     def create(self):
-        sysfs_write(os.path.join(MDEV_BUS, self.parent, 'mdev_supported_types',
-                                 self.mtype, 'create'), self.uuid)
+        sysfs_write(mdev_type_path(self.parent, self.mtype, 'create'), self.uuid)
         with _cleanup_lock:
             _live_mdevs.add(self)
         return self
@@ -824,8 +827,7 @@ def migration_version_check(src_parent, src_type, dst_parent, dst_type):
     """
     v = mdev_type_attr(src_parent, src_type, 'version')
     try:
-        sysfs_write(os.path.join(MDEV_BUS, dst_parent, 'mdev_supported_types', dst_type,
-                                 'version'), v)
+        sysfs_write(mdev_type_path(dst_parent, dst_type, 'version'), v)
     except OSError as e:
         return e.errno
     return None
