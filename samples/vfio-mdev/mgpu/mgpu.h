@@ -630,7 +630,9 @@ void mgpu_migration_reset(struct mgpu_device *mgpu);
 
 /*
  * mgpu_engine.c: the engine's register block in BAR2, under mgpu->lock like
- * every register.  mgpu_engine_init() at init_dev.  mgpu_engine_quiesce()
+ * every register.  mgpu_engine_init() at init_dev, mgpu_engine_fini() at
+ * remove (after the last close, before the instance is freed): it takes the
+ * engine off the GPU's scheduler for good.  mgpu_engine_quiesce()
  * stops the engine between two commands and waits for the one in flight;
  * mgpu_engine_resume() lets it run again (both without mgpu->lock, in
  * pairs); mgpu_engine_reset() puts its registers in the power-on state, on
@@ -640,6 +642,7 @@ void mgpu_migration_reset(struct mgpu_device *mgpu);
  * mgpu_engine_dma_unmap() is the vfio_device_ops callback.
  */
 void mgpu_engine_init(struct mgpu_device *mgpu);
+void mgpu_engine_fini(struct mgpu_device *mgpu);
 u32 mgpu_engine_reg_read(struct mgpu_device *mgpu, u32 off);
 void mgpu_engine_reg_write(struct mgpu_device *mgpu, u32 off, u32 val);
 void mgpu_engine_quiesce(struct mgpu_device *mgpu);
@@ -660,7 +663,8 @@ void mgpu_regs_raise(struct mgpu_device *mgpu, u32 causes);
 
 /*
  * mgpu_sched.c: mgpu_sched_init() and mgpu_sched_fini() with the GPU (no
- * instance left at fini).  mgpu_sched_kick() makes an engine runnable if it
+ * instance left at fini); mgpu_sched_engine_init() and
+ * mgpu_sched_engine_fini() with an instance.  mgpu_sched_kick() makes an engine runnable if it
  * is not stopped (any context that may take a spinlock, mgpu->lock held or
  * not).  mgpu_sched_stop() takes an engine off the GPU and waits for its
  * slice in flight; mgpu_sched_start() undoes one stop (stops nest);
@@ -672,6 +676,7 @@ void mgpu_regs_raise(struct mgpu_device *mgpu, u32 causes);
 void mgpu_sched_init(struct mgpu_sched *sched);
 void mgpu_sched_fini(struct mgpu_sched *sched);
 void mgpu_sched_engine_init(struct mgpu_device *mgpu);
+void mgpu_sched_engine_fini(struct mgpu_device *mgpu);
 void mgpu_sched_kick(struct mgpu_device *mgpu);
 void mgpu_sched_stop(struct mgpu_device *mgpu);
 void mgpu_sched_start(struct mgpu_device *mgpu);

@@ -674,6 +674,17 @@ void mgpu_engine_init(struct mgpu_device *mgpu)
 }
 
 /**
+ * mgpu_engine_fini() - undo mgpu_engine_init()
+ * @mgpu: the instance, at remove, after its last close
+ *
+ * Context: may sleep; mgpu->lock not held.
+ */
+void mgpu_engine_fini(struct mgpu_device *mgpu)
+{
+	mgpu_sched_engine_fini(mgpu);
+}
+
+/**
  * mgpu_engine_quiesce() - stop the engine between two commands
  * @mgpu: the instance
  *

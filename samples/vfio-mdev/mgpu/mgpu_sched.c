@@ -146,6 +146,21 @@ void mgpu_sched_engine_init(struct mgpu_device *mgpu)
 }
 
 /**
+ * mgpu_sched_engine_fini() - an instance's engine leaves its GPU for good
+ * @mgpu: the instance, at remove, closed for the last time
+ *
+ * The last close's mgpu_sched_start() kicks the engine, which then waits
+ * on the runnable list until the executor is done with the slice in flight
+ * of another instance: the instance must not be freed before it is off.
+ *
+ * Context: may sleep; mgpu->lock not held.
+ */
+void mgpu_sched_engine_fini(struct mgpu_device *mgpu)
+{
+	mgpu_sched_stop(mgpu);
+}
+
+/**
  * mgpu_sched_kick() - commands wait: give the engine slices
  * @mgpu: the instance
  *

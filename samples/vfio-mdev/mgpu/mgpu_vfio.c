@@ -511,6 +511,7 @@ static void mgpu_remove(struct mdev_device *mdev)
 	struct mgpu_device *mgpu = dev_get_drvdata(mdev_dev(mdev));
 
 	vfio_unregister_group_dev(&mgpu->vdev);
+	mgpu_engine_fini(mgpu);
 	mgpu_unplace(mgpu->gpu, mgpu->profile, mgpu->first_slice);
 	vfio_put_device(&mgpu->vdev);
 }

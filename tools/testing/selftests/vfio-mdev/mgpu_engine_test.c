@@ -5,7 +5,8 @@
  * every command (FILL, COPY, BLIT, the guest RAM copies, FENCE with its
  * interrupt), every validation failure (after which nothing was touched
  * and the engine recovers), guest RAM unmapped while commands run, reset
- * and removal in the middle of a stream, the weight and engine_time_ns
+ * and removal in the middle of a stream (also beside another instance's
+ * commands in flight), the weight and engine_time_ns
  * files, and the scheduler's fairness under saturation.
  *
  * On virtual GPUs or, with MGPU_PARENTS=pci, on PCI GPUs (mgpu_lib.h).
@@ -674,6 +675,84 @@ TEST_F(engine, close_and_remove_mid_stream)
 	vfio_client_close(&again);
 	/* Removal right after a close in the middle of a stream. */
 	EXPECT_EQ(0, mgpu_remove(self->uuid, REMOVE_MS));
+}
+
+/*
+ * The last close of an instance leaves its engine on the GPU's runnable
+ * list until the executor ends the slice in flight of another instance:
+ * its removal must take it off before the instance is freed, or the
+ * executor walks freed memory (an oops in mgpu_sched_work, once, in the
+ * stress test).  An eighth on GPU 0 keeps the executor busy with the
+ * slowest commands there are, 16 MiB copies out of guest RAM, while
+ * another eighth beside it is opened, closed and removed at once, by a
+ * child (the type is single-usage).  Before the fix, KASAN reported a
+ * use-after-free here.
+ */
+#define BUSY_ROUNDS	20
+
+static int open_close_remove(const char *uuid)
+{
+	struct vfio_client v;
+
+	vfio_client_init(&v);
+	if (vfio_client_open(&v, uuid))
+		return 2;
+	vfio_client_close(&v);
+	return mdev_remove(uuid) ? 1 : 0;
+}
+
+TEST(remove_beside_a_busy_engine)
+{
+	char busy[UUID_STR_LEN], victim[UUID_STR_LEN];
+	struct guest_ram ram = { .buf = MAP_FAILED, .container = -1 };
+	struct mgpu_cmd cmds[4];
+	struct vfio_client v;
+	unsigned int i;
+	long waiting;
+	struct eng e;
+	int status;
+	pid_t pid;
+
+	if (!mgpu_ready)
+		SKIP(return, "mgpu not available: %s", mgpu_why);
+	uuid_gen(busy);
+	ASSERT_EQ(0, mgpu_create(0, MGPU_EIGHTH, busy));
+	vfio_client_init(&v);
+	ASSERT_EQ(0, vfio_client_open(&v, busy));
+	ASSERT_EQ(0, eng_init(&e, v.device, RING_BASE, RING_ENTRIES));
+	ASSERT_EQ(0, guest_ram_map(&ram, v.container, IOVA,
+				   MGPU_CMD_MAX_BYTES));
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		cmds[i] = cmd_from_ram(DATA, IOVA, MGPU_CMD_MAX_BYTES);
+
+	for (i = 0; i < BUSY_ROUNDS; i++) {
+		/* commands wait behind the one in flight */
+		waiting = eng_reg_get(v.device, MGPU_ENG_RING_TAIL) -
+			  eng_reg_get(v.device, MGPU_ENG_RING_HEAD);
+		if (waiting < 2)
+			ASSERT_EQ(0, eng_submit(&e, cmds, ARRAY_SIZE(cmds)));
+		ASSERT_TRUE(eng_reg_get(v.device, MGPU_ENG_STATUS) &
+			    MGPU_ENG_STATUS_BUSY);
+		uuid_gen(victim);
+		ASSERT_EQ(0, mgpu_create(0, MGPU_EIGHTH, victim));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			_exit(open_close_remove(victim));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status))
+			TH_LOG("round %u: the %s failed", i,
+			       WEXITSTATUS(status) == 1 ? "remove" : "open");
+		EXPECT_FALSE(mdev_exists(victim));
+	}
+	/* The executor went on: the busy instance's commands all complete. */
+	EXPECT_EQ(0, eng_wait_idle(&e, IDLE_MS));
+	EXPECT_EQ(eng_reg_get(v.device, MGPU_ENG_RING_TAIL),
+		  eng_reg_get(v.device, MGPU_ENG_COMPLETED));
+	guest_ram_free(&ram);
+	vfio_client_close(&v);
+	EXPECT_EQ(0, mgpu_remove(busy, REMOVE_MS));
 }
 
 /* ---- fuzzing the ring -------------------------------------------------------- */
