@@ -22,6 +22,8 @@
 #include <linux/bits.h>
 #include <linux/kernel.h>
 #include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/nospec.h>
 #include <linux/pci_regs.h>
 
 #include "mgpu.h"
@@ -176,6 +178,7 @@ static void mgpu_cfg_write_byte(struct mgpu_device *mgpu, unsigned int offset,
 		return;
 	}
 	writable = mgpu_cfg_writable(offset);
+	offset = array_index_nospec(offset, PCI_CFG_SPACE_SIZE);
 	mgpu->config[offset] &= ~writable;
 	mgpu->config[offset] |= value & writable;
 }
@@ -231,6 +234,9 @@ ssize_t mgpu_config_rw(struct mgpu_device *mgpu, void *buf, size_t count,
 	if (pos < 0 || pos >= PCI_CFG_SPACE_SIZE ||
 	    count > PCI_CFG_SPACE_SIZE - pos)
 		return -EINVAL;
+	/* a guest's offset: no speculative access beyond config space */
+	pos = array_index_nospec(pos, PCI_CFG_SPACE_SIZE);
+	count = min_t(size_t, count, PCI_CFG_SPACE_SIZE - pos);
 
 	if (!write) {
 		memcpy(buf, mgpu->config + pos, count);

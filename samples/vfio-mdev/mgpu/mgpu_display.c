@@ -20,6 +20,7 @@
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -481,14 +482,16 @@ static void mgpu_dmabuf_release(struct dma_buf *buf)
 static vm_fault_t mgpu_dmabuf_fault(struct vm_fault *vmf)
 {
 	struct mgpu_dmabuf_pages *p = vmf->vma->vm_private_data;
+	pgoff_t index = vmf->pgoff;
 
 	/* dma_buf_mmap_internal() checked the range against the size */
-	if (vmf->pgoff >= p->count)
+	if (index >= p->count)
 		return VM_FAULT_SIGBUS;
+	index = array_index_nospec(index, p->count);
 
 	/* the core maps it and drops this reference when it is unmapped */
-	get_page(p->pages[vmf->pgoff]);
-	vmf->page = p->pages[vmf->pgoff];
+	get_page(p->pages[index]);
+	vmf->page = p->pages[index];
 	return 0;
 }
 

@@ -49,6 +49,7 @@
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -1292,7 +1293,9 @@ static struct file *mgpu_mig_step(struct mgpu_device *mgpu,
 	if (WARN_ON_ONCE(mig->state >= MGPU_MIG_STATES ||
 			 next >= MGPU_MIG_STATES))
 		return ERR_PTR(-EINVAL);
-	arc = &mgpu_mig_arcs[mig->state][next];
+	/* @next is the user's (through VFIO's path to it): no speculation */
+	arc = &mgpu_mig_arcs[mig->state][array_index_nospec(next,
+							    MGPU_MIG_STATES)];
 	if (WARN_ON_ONCE(!arc->step))
 		return ERR_PTR(-EINVAL);
 	res = arc->step(mgpu);

@@ -57,16 +57,17 @@ static u32 mgpu_bytes_read(const u8 *bytes, size_t len, u32 off, u32 width)
 	u32 i;
 
 	for (i = 0; i < width && off + i < len; i++)
-		val |= (u32)bytes[off + i] << (8 * i);
+		val |= (u32)bytes[array_index_nospec(off + i, len)] << (8 * i);
 	return val;
 }
 
-static void mgpu_bytes_write(u8 *bytes, u32 off, u32 width, u32 val)
+static void mgpu_bytes_write(u8 *bytes, size_t len, u32 off, u32 width,
+			     u32 val)
 {
 	u32 i;
 
-	for (i = 0; i < width; i++)
-		bytes[off + i] = val >> (8 * i);
+	for (i = 0; i < width && off + i < len; i++)
+		bytes[array_index_nospec(off + i, len)] = val >> (8 * i);
 }
 
 static u32 mgpu_edid_read(struct mgpu_device *mgpu, u32 off, u32 width)
@@ -92,7 +93,8 @@ static u32 mgpu_vga_read(struct mgpu_device *mgpu, u32 off, u32 width)
 static void mgpu_vga_write(struct mgpu_device *mgpu, u32 off, u32 width,
 			   u32 val)
 {
-	mgpu_bytes_write(mgpu->regs.vga, off, width, val);
+	mgpu_bytes_write(mgpu->regs.vga, sizeof(mgpu->regs.vga), off, width,
+			 val);
 }
 
 /* ---- bochs dispi: 16-bit registers ---------------------------------------- */

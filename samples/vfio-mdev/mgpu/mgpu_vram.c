@@ -16,6 +16,7 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -105,6 +106,8 @@ void *mgpu_vram_map(struct mgpu_device *mgpu, pgoff_t index)
 {
 	if (index >= mgpu_vram_pages(mgpu))
 		return NULL;
+	/* the offset of a user's access: no speculation beyond BAR0 */
+	index = array_index_nospec(index, mgpu_vram_pages(mgpu));
 	return mgpu_vram_ops(mgpu)->map(mgpu, index);
 }
 
@@ -130,6 +133,7 @@ int mgpu_vram_touch(struct mgpu_device *mgpu, pgoff_t index)
 {
 	if (index >= mgpu_vram_pages(mgpu))
 		return -EINVAL;
+	index = array_index_nospec(index, mgpu_vram_pages(mgpu));
 	return mgpu_vram_ops(mgpu)->touch(mgpu, index);
 }
 
@@ -161,6 +165,7 @@ struct page *mgpu_vram_page(struct mgpu_device *mgpu, pgoff_t index)
 {
 	if (!mgpu_vram_has_pages(mgpu) || mgpu_vram_touch(mgpu, index))
 		return NULL;
+	index = array_index_nospec(index, mgpu_vram_pages(mgpu));
 	return mgpu_vram_ops(mgpu)->page(mgpu, index);
 }
 
