@@ -497,7 +497,11 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	if (!down_read_trylock(&parent->unreg_sem))
 		return -ENODEV;
 
-	/* Our own file goes with the device: leave kernfs before we wait. */
+	/*
+	 * Our own file goes with the device: leave kernfs before we wait.
+	 * Both failures here mean that an unregistration is removing the
+	 * instance, so REMOVING stays true and is not rolled back.
+	 */
 	if (!device_remove_file_self(dev, attr)) {
 		up_read(&parent->unreg_sem);
 		return -ENODEV;
