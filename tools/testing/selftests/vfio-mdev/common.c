@@ -675,3 +675,50 @@ void vfio_mdev_close(struct vfio_mdev *v)
 	v->group = -1;
 	v->container = -1;
 }
+
+int kmsg_open_tail(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+bool kmsg_find(int fd, const char *needle)
+{
+	char rec[1024];
+	bool found = false;
+	ssize_t n;
+
+	/* one record per read; EPIPE when records were overwritten */
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			return found;
+		rec[n] = '\0';
+		if (strstr(rec, needle))
+			found = true;
+	}
+}
+
+int dyndbg_query(const char *query)
+{
+	static const char * const controls[] = {
+		"/proc/dynamic_debug/control",
+		"/sys/kernel/debug/dynamic_debug/control",
+		NULL,
+	};
+	const char * const *c;
+	int ret = -ENOENT;
+
+	for (c = controls; *c && ret == -ENOENT; c++)
+		ret = sysfs_write(*c, query, strlen(query));
+	return ret < 0 ? ret : 0;
+}

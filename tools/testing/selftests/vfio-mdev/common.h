@@ -121,4 +121,13 @@ void vfio_mdev_close(struct vfio_mdev *v);
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 
+/*
+ * The kernel log: a /dev/kmsg reader that starts at the end, and whether
+ * a record since then (or the last call) contains @needle.  Dynamic debug:
+ * a query such as "module mdev +p"; -ENOENT without CONFIG_DYNAMIC_DEBUG.
+ */
+int kmsg_open_tail(void);
+bool kmsg_find(int fd, const char *needle);
+int dyndbg_query(const char *query);
+
 #endif /* VFIO_MDEV_SELFTEST_COMMON_H */

@@ -404,21 +404,31 @@ static void *remove_chaser(void *arg)
  * probe sleeps PROBE_DELAY_MS (test_mdev's probe_delay_ms), so the chaser
  * certainly writes while the instance is visible but not yet usable: it
  * must get EBUSY then, in every round, never any other error, and its
- * removal must succeed once the creation did.
+ * removal must succeed once the creation did.  With the core's dynamic
+ * debug on, the creation logs "created" through the instance's device
+ * meanwhile: before it is usable, so the chaser cannot have freed it.
  */
 #define PROBE_DELAY_MS	100
 
 TEST_F(slots, remove_during_create)
 {
-	char uuid[UUID_STR_LEN], params[64];
+	char uuid[UUID_STR_LEN], params[64], line[UUID_STR_LEN + 16];
 	struct chaser c;
 	pthread_t thread;
 	unsigned int round, busy = 0;
 	long long end;
+	int kmsg;
+	bool logs;
 
 	snprintf(params, sizeof(params), "capacity=20,3 probe_delay_ms=%d",
 		 PROBE_DELAY_MS);
 	ASSERT_EQ(0, test_module_reload(params));
+	/* The core's "created" line, logged while the chaser is at it. */
+	kmsg = kmsg_open_tail();
+	ASSERT_LE(0, kmsg);
+	logs = !dyndbg_query("module mdev +p");
+	if (!logs)
+		TH_LOG("no dynamic debug: the creation's log line is not checked");
 	for (round = 0; round < 4 * ROUNDS; round++) {
 		uuid_gen(uuid);
 		memset(&c, 0, sizeof(c));
@@ -437,9 +447,17 @@ TEST_F(slots, remove_during_create)
 			TH_LOG("round %u: no EBUSY during a %d ms creation",
 			       round, PROBE_DELAY_MS);
 		EXPECT_FALSE(mdev_exists(uuid));
+		snprintf(line, sizeof(line), "%s: created", uuid);
+		if (logs)
+			EXPECT_TRUE(kmsg_find(kmsg, line))
+				TH_LOG("round %u: no \"%s\" in the log",
+				       round, line);
 		busy += c.busy;
 		ASSERT_TRUE(_metadata->passed);
 	}
+	if (logs)
+		EXPECT_EQ(0, dyndbg_query("module mdev -p"));
+	close(kmsg);
 	EXPECT_EQ(0, mdev_count());
 	EXPECT_EQ(20, type_available(0, 0));
 	EXPECT_EQ(3, type_available(1, 1));
