@@ -20,6 +20,7 @@
 #include <linux/rwsem.h>
 #include <linux/uuid.h>
 
+struct iommufd_ctx;
 struct kvm;
 struct mdev_type;
 struct mm_struct;
@@ -32,6 +33,11 @@ struct vfio_device;
  *	or NULL
  * @mm: the address space of the process that opened it (mmgrab()ed, so
  *	that no later process can have the same one), or NULL
+ * @ictx: the iommufd context it was opened through (a reference is held),
+ *	or NULL
+ * @bound: the iommufd context the device is bound to, from its
+ *	bind_iommufd to its unbind_iommufd (the device file holds a
+ *	reference meanwhile), or NULL
  *
  * Core internal, see mdev_usage_claim().
  */
@@ -39,6 +45,8 @@ struct mdev_usage_claim {
 	struct list_head node;
 	struct kvm *kvm;
 	struct mm_struct *mm;
+	struct iommufd_ctx *ictx;
+	struct iommufd_ctx *bound;
 };
 
 /**
@@ -254,5 +262,10 @@ void mdev_unregister_driver(struct mdev_driver *drv);
 
 int mdev_usage_claim(struct mdev_device *mdev, struct vfio_device *vdev);
 void mdev_usage_release(struct mdev_device *mdev);
+#ifdef MDEV_USAGE_IOMMUFD
+int mdev_iommufd_emulated_bind(struct vfio_device *vdev,
+			       struct iommufd_ctx *ictx, u32 *out_device_id);
+void mdev_iommufd_emulated_unbind(struct vfio_device *vdev);
+#endif
 
 #endif /* MDEV_H */

@@ -109,17 +109,30 @@ static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
  * must name the emulated bind/attach helpers, or vfio refuses to register it
  * on a kernel with CONFIG_IOMMUFD.  The helpers are NULL without it.  Use as
  * the last member of a struct vfio_device_ops initializer.
+ *
+ * With CONFIG_IOMMUFD the bind goes through the core
+ * (mdev_iommufd_emulated_bind()), which notes the iommufd context: the
+ * single usage restriction counts it as a key (MDEV_USAGE_IOMMUFD).
  */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0) && IS_ENABLED(CONFIG_IOMMUFD)
+#define MDEV_USAGE_IOMMUFD
+#define MDEV_IOMMUFD_BIND_OPS					\
+	.bind_iommufd	= mdev_iommufd_emulated_bind,		\
+	.unbind_iommufd	= mdev_iommufd_emulated_unbind,
+#else
+#define MDEV_IOMMUFD_BIND_OPS					\
+	.bind_iommufd	= vfio_iommufd_emulated_bind,		\
+	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
+#endif
+
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
 #define MDEV_VFIO_EMULATED_IOMMUFD_OPS				\
-	.bind_iommufd	= vfio_iommufd_emulated_bind,		\
-	.unbind_iommufd	= vfio_iommufd_emulated_unbind,		\
+	MDEV_IOMMUFD_BIND_OPS					\
 	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,	\
 	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
 #elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
 #define MDEV_VFIO_EMULATED_IOMMUFD_OPS				\
-	.bind_iommufd	= vfio_iommufd_emulated_bind,		\
-	.unbind_iommufd	= vfio_iommufd_emulated_unbind,		\
+	MDEV_IOMMUFD_BIND_OPS					\
 	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,
 #else
 #define MDEV_VFIO_EMULATED_IOMMUFD_OPS

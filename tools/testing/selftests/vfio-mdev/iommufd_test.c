@@ -11,6 +11,9 @@
  * Needs CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (6.6 and later): every
  * case skips, with the reason, on a kernel without them (Debian's 6.1 and
  * 6.12; CI's 6.12 debug kernel has them, tools/testing/vm/README.rst).
+ *
+ * Also the single usage restriction's iommufd key: two processes that
+ * share an iommufd are one application.
  */
 
 #define _GNU_SOURCE
@@ -23,6 +26,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
@@ -355,6 +359,66 @@ TEST_F(iommufd, detach_and_reattach)
 	ASSERT_EQ(0, attach_pt(self->dev, self->ioas));
 	ASSERT_EQ(0, run1(self, cmd_from_ram(DATA + 4, IOVA, 4)));
 	EXPECT_EQ(0xa5a5a5a5, vram_word(self->dev, DATA + 4));
+}
+
+/*
+ * The child's side of single_usage_per_iommufd: binds @uuid's cdev to the
+ * parent's @iommufd (the same application: refused), then to one of its
+ * own (another application: allowed).  0 when both went as they should.
+ */
+static int bind_other(const char *uuid, int iommufd)
+{
+	char path[256];
+	int dev, own, ret;
+
+	if (cdev_path(uuid, path, sizeof(path)))
+		return 10;
+	dev = open(path, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return 11;
+	ret = bind_iommufd(dev, iommufd, 0, NULL);
+	close(dev);
+	if (ret != -EBUSY)
+		return ret ? 12 : 13;
+	dev = open(path, O_RDWR | O_CLOEXEC);
+	own = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (dev < 0 || own < 0)
+		return 14;
+	ret = bind_iommufd(dev, own, 0, NULL);
+	close(dev);
+	close(own);
+	return ret ? 15 : 0;
+}
+
+/*
+ * The single usage restriction counts an iommufd as one application, as
+ * it counts a VM: a forked child (another process, so not the mm key)
+ * binding a second single-usage instance, on the other GPU, to the
+ * parent's iommufd is refused, and binding it to an iommufd of its own is
+ * not.
+ */
+TEST_F(iommufd, single_usage_per_iommufd)
+{
+	char other[UUID_STR_LEN];
+	int status;
+	pid_t pid;
+
+	if (_metadata->skip)
+		return;
+	ASSERT_EQ(0, bind_iommufd(self->dev, self->iommufd, 0, NULL));
+	uuid_gen(other);
+	ASSERT_EQ(0, mgpu_create(1, MGPU_EIGHTH, other));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(bind_other(other, self->iommufd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child step %d (12/13: the shared iommufd was %s)",
+		       WEXITSTATUS(status), WEXITSTATUS(status) == 13 ?
+		       "allowed" : "refused with another errno");
+	EXPECT_EQ(0, mgpu_remove(other, REMOVE_MS));
 }
 
 int main(int argc, char **argv)
