@@ -7,7 +7,13 @@ Boots the Debian kernel (/boot/vmlinuz-<ver>) under TCG in a nested QEMU with
 (built here, in a temporary directory) that loads the guest's bochs DRM driver
 and its dependencies (from modules.dep), unbinds fbcon and writes four
 coloured bands into /dev/fb0.  QMP screendump of the mediated display must
-show the bands.
+show the bands.  The guest then goes on: every 2 s it prints a tick, and
+every 4 s it draws the bands in the other order.
+
+With a QEMU that speaks VFIO migration v2, the running guest is then live
+migrated to a destination QEMU holding an instance of the same type on the
+second mgpu GPU (after the version check): on the destination its ticks go
+on, and the next picture it draws shows on the destination's display.
 
 Only runs with MDEV_SLOW_TESTS=1 (a nested boot takes minutes); otherwise
 prints '1..0 # SKIP'.  --emulated uses QEMU's secondary-vga instead of an mdev.
@@ -99,7 +105,19 @@ dd if=$frame of=/dev/fb0 bs=$((S * band)) 2>/dev/null || die "writing /dev/fb0"
 say "readback: $(dd if=/dev/fb0 bs=16 count=1 2>/dev/null | od -An -tx1)"
 say "DRAWN after $(cut -d' ' -f1 /proc/uptime) s"
 dmesg | grep -iE 'bochs|drm|fb0|console' | tail -10
-while :; do sleep 3600; done
+# Alive: a tick every 2 s, and every other tick the other picture (A the
+# bands in order, B reversed), if it was prebuilt.
+n=0
+pic=A
+while :; do
+	sleep 2
+	n=$((n + 1))
+	if [ $((n % 2)) = 0 ] && [ -e $frame.rev ]; then
+		if [ $pic = A ]; then pic=B; f=$frame.rev; else pic=A; f=$frame; fi
+		dd if=$f of=/dev/fb0 bs=$((S * band)) 2>/dev/null || die "redraw"
+	fi
+	say "TICK $n $pic"
+done
 '''
 
 
@@ -183,11 +201,11 @@ def cpio_newc(entries):
     return bytes(out)
 
 
-def frame_bytes(w, h, stride):
+def frame_bytes(w, h, stride, bands=BANDS):
     """The picture the guest writes: four horizontal bands, H/4 lines each, XRGB8888."""
     band = h // 4
     out = bytearray()
-    for _, (r, g, b) in BANDS:
+    for _, (r, g, b) in bands:
         line = bytes((b, g, r, 0)) * w + bytes(stride - 4 * w)
         out += line * band
     return bytes(out)
@@ -208,8 +226,10 @@ def build_initramfs(workdir, kver, busybox='/bin/busybox'):
         entries.append(('lib/modules/%s.ko' % name, stat.S_IFREG | 0o644,
                         read_module(os.path.join(moddir, rel))))
     w, h = GUEST_MODE
-    entries.append(('frame-%dx%d-%d' % (w, h, w * 4), stat.S_IFREG | 0o644,
-                    frame_bytes(w, h, w * 4)))
+    frame = 'frame-%dx%d-%d' % (w, h, w * 4)
+    entries.append((frame, stat.S_IFREG | 0o644, frame_bytes(w, h, w * 4)))
+    entries.append((frame + '.rev', stat.S_IFREG | 0o644,
+                    frame_bytes(w, h, w * 4, BANDS[::-1])))
     entries.append(('etc/modules.list', stat.S_IFREG | 0o644, ('\n'.join(names) + '\n').encode()))
     path = os.path.join(workdir, 'initramfs.cpio')
     with open(path, 'wb') as f:
@@ -240,100 +260,229 @@ def wait_serial(path, pattern, timeout, q):
         time.sleep(1)
 
 
-def run(args, tap):
-    kernel, kver = find_kernel(args.kernel)
-    work = tempfile.mkdtemp(prefix='guest-boot-')
-    mdev = None
-    q = None
+# The downtime the live migration may take (see migrate()).
+SWITCHOVER_MS = 60000
+# The two pictures the guest alternates between.
+PICTURES = {'A': BANDS, 'B': BANDS[::-1]}
+TICK_RE = re.compile(r'GUEST: TICK (\d+) ([AB])')
+
+
+def picture_probes(w, h, bands):
+    band = h // 4
+    return [(x, y, name, rgb) for i, (name, rgb) in enumerate(bands)
+            for x in (0, w // 2, w - 1)
+            for y in (i * band + 1, i * band + band // 2, (i + 1) * band - 2)]
+
+
+def pictures_shown(q, w, h, want, timeout):
+    """Screendumps until each picture in @want was shown whole; returns them.
+
+    A picture counts when every probe pixel is its colour.  On a timeout the
+    last screendump is kept in $RESULTS and the mismatches raised.
+    """
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        gw, gh, rows = q.screendump(device='gpu0')
+        bad = {}
+        for name in want:
+            probes = picture_probes(w, h, PICTURES[name])
+            bad[name] = [(x, y, n, rgb, rows[y][x]) for x, y, n, rgb in probes
+                         if (gw, gh) == (w, h) and rows[y][x] != rgb]
+            if (gw, gh) == (w, h) and not bad[name]:
+                seen.add(name)
+        if seen >= set(want):
+            return seen
+        if time.monotonic() > deadline:
+            if os.environ.get('RESULTS'):
+                shutil.copy(q.last_screendump, os.path.join(os.environ['RESULTS'],
+                                                            'guest-boot-screen.png'))
+            check_eq((gw, gh), (w, h), 'screendump size vs the guest fb')
+            missing = sorted(set(want) - seen)
+            raise AssertionError('picture %s never shown; last: %s' % (
+                missing[0], '; '.join('(%d,%d) %s: expected %s got %s' % m
+                                      for m in bad[missing[0]][:6])))
+        time.sleep(1)
+
+
+def serial_text(path):
     try:
-        t = time.monotonic()
-        initrd, names = build_initramfs(work, kver)
-        tap.diag('initramfs %s: %d KiB, modules %s (%.1f s)' %
-                 (initrd, os.path.getsize(initrd) // 1024, ' '.join(names), time.monotonic() - t))
-        if args.emulated:
+        with open(path, 'rb') as f:
+            return f.read().decode(errors='replace')
+    except FileNotFoundError:
+        return ''
+
+
+def last_tick(path):
+    ticks = TICK_RE.findall(serial_text(path))
+    return (int(ticks[-1][0]), ticks[-1][1]) if ticks else (0, None)
+
+
+class Guest:
+    """The nested guest: its mdev, QEMU, work directory and serial log."""
+
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix='guest-boot-')
+        self.serial = os.path.join(self.work, 'serial.log')
+        self.mdev = self.q = None
+        self.parents = []
+        self.mtype = None
+        self.mode = None
+        self.migration = False
+        self.extra = []         # the destination's QEMU and mdev, to clean up
+
+    def qemu(self, mdev, serial, workdir, name, extra=()):
+        if self.args.emulated:
             dev = 'secondary-vga,id=gpu0,addr=5.0'
         else:
-            parents = ql.mdev_parents('mgpu')
-            if not parents:
-                raise ql.Skip('no mgpu parent (is mgpu.ko loaded?)')
-            types = ql.mdev_types(parents[0])
-            mtype = args.type or (types[0] if types else None)
-            if mtype is None:
-                raise ql.Skip('%s has no types' % parents[0])
-            mdev = ql.Mdev(parents[0], mtype).create()
-            tap.diag('mdev %s of %s/%s' % (mdev.uuid, parents[0], mtype))
             dev = 'vfio-pci,id=gpu0,sysfsdev=%s,display=on,addr=5.0' % mdev.path
-        serial = os.path.join(work, 'serial.log')
-        q = ql.QEMU(['-accel', 'tcg', '-no-reboot', '-kernel', kernel, '-initrd', initrd,
-                     '-append', 'console=ttyS0 fbcon=map:0 video=Virtual-1:%dx%d panic=-1 '
-                     'oops=panic loglevel=4' % GUEST_MODE,
-                     '-serial', 'file:%s' % serial, '-device', dev],
-                    name='guest-boot', mem=args.mem, qtest=False, paused=False,
-                    workdir=work)
-        t0 = time.monotonic()
-        q.start()
-        wait_serial(serial, r'GUEST: init up', args.boot_timeout, q)
-        t_init = time.monotonic() - t0
-        tap.diag('guest init after %.1f s' % t_init)
-        m, text = wait_serial(serial, r'GUEST: FB (\d+) (\d+) (\d+) (\d+)', 300, q)
-        w, h, bpp, stride = (int(x) for x in m.groups())
-        tap.diag('guest fb0: %dx%d, %d bpp, stride %d (%.1f s)' %
-                 (w, h, bpp, stride, time.monotonic() - t0))
-        _, text = wait_serial(serial, r'GUEST: DRAWN', 300, q)
-        m = re.search(r'GUEST: (using the prebuilt \S+|no prebuilt .*)', text)
-        if m:
-            tap.diag('guest: ' + m.group(1))
-        tap.diag('guest drew after %.1f s' % (time.monotonic() - t0))
-        band = h // 4
-        probes = []
-        for i, (name, rgb) in enumerate(BANDS):
-            for x in (0, w // 2, w - 1):
-                for y in (i * band + 1, i * band + band // 2, (i + 1) * band - 2):
-                    probes.append((x, y, name, rgb))
-        # The damage worker copies the shadow fb to VRAM shortly after the write.
-        deadline = time.monotonic() + 60
-        while True:
-            got = q.screendump(device='gpu0')
-            gw, gh, rows = got
-            bad = [(x, y, n, rgb, rows[y][x]) for x, y, n, rgb in probes
-                   if gw == w and gh == h and rows[y][x] != rgb]
-            if (gw, gh) == (w, h) and not bad:
-                break
-            if time.monotonic() > deadline:
-                if os.environ.get('RESULTS'):
-                    shutil.copy(q.last_screendump, os.path.join(os.environ['RESULTS'],
-                                                                'guest-boot-screen.png'))
-                check_eq((gw, gh), (w, h), 'screendump size vs the guest fb')
-                raise AssertionError('pixels: %s' % '; '.join(
-                    '(%d,%d) %s: expected %s got %s' % b for b in bad[:6]))
-            time.sleep(2)
-        tap.diag('screendump %dx%d shows the four bands (%d probes)' % (gw, gh, len(probes)))
-        with open(serial, 'rb') as f:
-            text = f.read().decode(errors='replace')
-        for line in text.splitlines():
-            if 'bochs' in line or '[drm]' in line:
-                tap.diag('guest: ' + line.strip())
-        check(q.alive(), 'QEMU died')
-    except BaseException:
-        if q is not None:
-            tail = ''
-            try:
-                with open(os.path.join(work, 'serial.log'), 'rb') as f:
-                    tail = f.read().decode(errors='replace')
-            except OSError:
-                pass
-            for line in tail.splitlines()[-40:]:
-                tap.diag('serial: ' + line)
-            for line in q.log():
+            if self.migration:
+                dev += ',enable-migration=on'
+        return ql.QEMU(['-accel', 'tcg', '-no-reboot', '-kernel', self.kernel,
+                        '-initrd', self.initrd, '-append',
+                        'console=ttyS0 fbcon=map:0 video=Virtual-1:%dx%d panic=-1 '
+                        'oops=panic loglevel=4' % GUEST_MODE,
+                        '-serial', 'file:%s' % serial, '-device', dev] + list(extra),
+                       name=name, mem=self.args.mem, qtest=False, paused=False,
+                       workdir=workdir)
+
+    def dump(self, tap):
+        for line in serial_text(self.serial).splitlines()[-40:]:
+            tap.diag('serial: ' + line)
+        if self.q is not None:
+            for line in self.q.log():
                 tap.diag('qemu: ' + line)
-        raise
-    finally:
-        if q is not None:
-            q.kill()
-        if mdev is not None:
-            mdev.remove(timeout=60)
+
+    def cleanup(self):
+        for obj in [self.q] + self.extra:
+            if isinstance(obj, ql.QEMU):
+                obj.kill()
+        for obj in [self.mdev] + self.extra:
+            if isinstance(obj, ql.Mdev) and obj.exists():
+                obj.remove(timeout=60)
         if not os.environ.get('QTEST_KEEP_TMP'):
-            shutil.rmtree(work, ignore_errors=True)
+            for d in [self.work] + [x for x in self.extra if isinstance(x, str)]:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def boot(g, tap):
+    args = g.args
+    g.kernel, kver = find_kernel(args.kernel)
+    t = time.monotonic()
+    g.initrd, names = build_initramfs(g.work, kver)
+    tap.diag('initramfs %s: %d KiB, modules %s (%.1f s)' %
+             (g.initrd, os.path.getsize(g.initrd) // 1024, ' '.join(names),
+              time.monotonic() - t))
+    if not args.emulated:
+        g.parents = ql.mdev_parents('mgpu')
+        if not g.parents:
+            raise ql.Skip('no mgpu parent (is mgpu.ko loaded?)')
+        types = ql.mdev_types(g.parents[0])
+        g.mtype = args.type or (types[0] if types else None)
+        if g.mtype is None:
+            raise ql.Skip('%s has no types' % g.parents[0])
+        g.migration = ql.qemu_has_migration_v2()
+        g.mdev = ql.Mdev(g.parents[0], g.mtype).create()
+        tap.diag('mdev %s of %s/%s' % (g.mdev.uuid, g.parents[0], g.mtype))
+    g.q = g.qemu(g.mdev, g.serial, g.work, 'guest-boot')
+    t0 = time.monotonic()
+    g.q.start()
+    wait_serial(g.serial, r'GUEST: init up', args.boot_timeout, g.q)
+    tap.diag('guest init after %.1f s' % (time.monotonic() - t0))
+    m, text = wait_serial(g.serial, r'GUEST: FB (\d+) (\d+) (\d+) (\d+)', 300, g.q)
+    w, h, bpp, stride = (int(x) for x in m.groups())
+    g.mode = (w, h)
+    tap.diag('guest fb0: %dx%d, %d bpp, stride %d (%.1f s)' %
+             (w, h, bpp, stride, time.monotonic() - t0))
+    _, text = wait_serial(g.serial, r'GUEST: DRAWN', 300, g.q)
+    m = re.search(r'GUEST: (using the prebuilt \S+|no prebuilt .*)', text)
+    if m:
+        tap.diag('guest: ' + m.group(1))
+    tap.diag('guest drew after %.1f s' % (time.monotonic() - t0))
+    # The damage worker copies the shadow fb to VRAM shortly after the write;
+    # the guest alternates A and B from then on.
+    shown = pictures_shown(g.q, w, h, ['A'], 60)
+    tap.diag('screendump %dx%d shows the four bands (%s)' % (w, h, ''.join(sorted(shown))))
+    for line in serial_text(g.serial).splitlines():
+        if 'bochs' in line or '[drm]' in line:
+            tap.diag('guest: ' + line.strip())
+    check(g.q.alive(), 'QEMU died')
+
+
+def migration_progress(info):
+    ram = info.get('ram', {})
+    return 'status %s, %.0f s: ram %d MiB sent, %d MiB left, %d syncs, %.0f Mbit/s' % (
+        info.get('status'), info.get('total-time', 0) / 1000.0,
+        ram.get('transferred', 0) >> 20, ram.get('remaining', 0) >> 20,
+        ram.get('dirty-sync-count', 0), ram.get('mbps', 0))
+
+
+def migrate(g, tap):
+    if g.q is None or not g.q.alive():
+        raise AssertionError('no running guest to migrate (the boot failed)')
+    if g.args.emulated:
+        raise ql.Skip('--emulated: no mdev to migrate')
+    if not g.migration:
+        raise ql.Skip('QEMU without VFIO migration v2 (QEMU 8.0 or later)')
+    if len(g.parents) < 2:
+        raise ql.Skip('one mgpu GPU: no second one to migrate to')
+    check_eq(ql.migration_version_check(g.parents[0], g.mtype, g.parents[1], g.mtype),
+             None, 'version check, %s on %s' % (g.mtype, g.parents[1]))
+    dst_mdev = ql.Mdev(g.parents[1], g.mtype).create()
+    g.extra.append(dst_mdev)
+    work = tempfile.mkdtemp(prefix='guest-boot-dst-')
+    g.extra.append(work)
+    serial = os.path.join(work, 'serial.log')
+    sock = os.path.join(work, 'migrate.sock')
+    dst = g.qemu(dst_mdev, serial, work, 'guest-boot-dst', ['-incoming', 'unix:' + sock])
+    g.extra.append(dst)
+    dst.start()
+    # Migrate a guest that is known to be running: one tick first.
+    wait_serial(g.serial, TICK_RE.pattern, 120, g.q)
+    tick0, pic0 = last_tick(g.serial)
+    tap.diag('source guest at tick %d (%s): migrating to %s' % (tick0, pic0, dst_mdev.uuid))
+    # QEMU switches over once what is left fits in downtime-limit at the
+    # bandwidth it measured (a few MB/s under nested TCG).  On a kernel
+    # without VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (6.1) it takes the device's
+    # data for 100 GiB (VFIO_MIG_STOP_COPY_SIZE), so it would never switch
+    # over: a minute at an assumed 4 GiB/s covers that (240 GiB).
+    g.q.qmp.execute('migrate-set-parameters', {'downtime-limit': SWITCHOVER_MS,
+                                               'avail-switchover-bandwidth': 4 << 30})
+    g.q.qmp.execute('migrate', {'uri': 'unix:' + sock})
+    t0 = time.monotonic()
+    report = t0
+    while True:
+        info = g.q.qmp.execute('query-migrate')
+        if info.get('status') in ('completed', 'failed', 'cancelled'):
+            break
+        if time.monotonic() - report >= 15:
+            tap.diag(migration_progress(info))
+            report = time.monotonic()
+        if time.monotonic() - t0 > g.args.migrate_timeout:
+            tap.diag(migration_progress(info))
+            raise ql.QTestTimeout('migration not done after %d s' % g.args.migrate_timeout)
+        time.sleep(1)
+    tap.diag(migration_progress(info))
+    check_eq(info.get('status'), 'completed',
+             'migration status (%s)' % info.get('error-desc', ''))
+    tap.diag('downtime %s ms' % info.get('downtime'))
+    # The guest goes on on the destination: new ticks, and both pictures.
+    deadline = time.monotonic() + 120
+    while last_tick(serial)[0] <= tick0:
+        check(dst.alive(), 'destination QEMU died')
+        if time.monotonic() > deadline:
+            raise AssertionError('no tick after %d on the destination: %r' % (
+                tick0, serial_text(serial)[-300:]))
+        time.sleep(1)
+    tap.diag('destination guest ticks on: %d (%s)' % last_tick(serial))
+    w, h = g.mode
+    shown = pictures_shown(dst, w, h, ['A', 'B'], 120)
+    tap.diag('destination display showed pictures %s' % ''.join(sorted(shown)))
+    # The source instance is free again once its QEMU is gone.
+    g.q.kill()
+    g.mdev.remove(timeout=60)
+    check(not g.mdev.exists(), 'source instance removed')
 
 
 def main():
@@ -344,6 +493,8 @@ def main():
     ap.add_argument('--type', help='mdev type of the first mgpu parent (default: first)')
     ap.add_argument('--mem', type=int, default=512, help='guest memory, MiB')
     ap.add_argument('--boot-timeout', type=int, default=600, help='seconds to the guest init')
+    ap.add_argument('--migrate-timeout', type=int, default=300,
+                    help='seconds for the live migration')
     ap.add_argument('--timeout', type=int, default=1200, help='whole-script watchdog, s')
     args = ap.parse_args()
 
@@ -358,14 +509,21 @@ def main():
         tap.plan(0, 'needs root')
         return 4
     ql.install_watchdog(args.timeout)
-    tap.plan(1)
-    name = '%s: nested guest bochs-drm output on the mediated display' % (
-        'secondary-vga' if args.emulated else 'mgpu')
+    tap.plan(2)
+    what = 'secondary-vga' if args.emulated else 'mgpu'
+    g = Guest(args)
     try:
-        tap.run(name, run, args, tap)
+        for name, fn in (
+                ('%s: nested guest bochs-drm output on the mediated display' % what, boot),
+                ('%s: the running guest live-migrated to the second GPU goes on drawing'
+                 % what, migrate)):
+            if not tap.run(name, fn, g, tap):
+                g.dump(tap)
     except ql.Watchdog as e:
         tap.diag('ABORT: %s' % e)
+        g.dump(tap)
     finally:
+        g.cleanup()
         ql.cleanup_all()
     return tap.finish()
 
