@@ -1026,6 +1026,8 @@ FIXTURE_VARIANT(fair) {
 	unsigned int weight[FAIR_MAX];
 	/* bytes per FILL: a flooder with big commands gets only its share */
 	__u32 fill[FAIR_MAX];
+	/* if set, the weights written while the rings stay full, measured again */
+	unsigned int later[FAIR_MAX];
 };
 
 FIXTURE_VARIANT_ADD(fair, w1_1) {
@@ -1040,6 +1042,12 @@ FIXTURE_VARIANT_ADD(fair, w1_2_4) {
 /* The weight-8 instance floods with commands 64 times bigger. */
 FIXTURE_VARIANT_ADD(fair, w1_8_flood) {
 	.n = 2, .weight = { 1, 8 }, .fill = { 64 << 10, 4 << 20 },
+};
+
+/* The weights change at run time, under saturation: 1:1, then 4:1. */
+FIXTURE_VARIANT_ADD(fair, w1_1_then_4_1) {
+	.n = 2, .weight = { 1, 1 }, .fill = { 256 << 10, 256 << 10 },
+	.later = { 4, 1 },
 };
 
 FIXTURE_SETUP(fair)
@@ -1105,32 +1113,71 @@ static void sleep_until(long long t)
 		usleep(left * 1000);
 }
 
+/* Engine time each instance used from now until @end. */
+static void measure(const struct _test_data_fair *self, long long end,
+		    long long *used)
+{
+	long long t0[FAIR_MAX];
+	unsigned int i;
+
+	for (i = 0; i < self->n; i++)
+		t0[i] = eng_time_ns(self->uuid[i]);
+	sleep_until(end);
+	for (i = 0; i < self->n; i++)
+		used[i] = eng_time_ns(self->uuid[i]) - t0[i];
+}
+
+static void check_shares(struct __test_metadata *_metadata, unsigned int n,
+			 const unsigned int *weight, const long long *used)
+{
+	long long total = 0;
+	unsigned int i, wsum = 0;
+
+	for (i = 0; i < n; i++) {
+		wsum += weight[i];
+		total += used[i];
+	}
+	ASSERT_LT(0, total);
+	for (i = 0; i < n; i++) {
+		double want = (double)weight[i] / wsum;
+		double got = (double)used[i] / total;
+
+		TH_LOG("weight %u: share %.4f, expected %.4f (%lld ns)",
+		       weight[i], got, want, used[i]);
+		EXPECT_GE(got, want * (1 - FAIR_TOLERANCE));
+		EXPECT_LE(got, want * (1 + FAIR_TOLERANCE));
+	}
+}
+
 TEST_F(fair, shares_follow_weights)
 {
-	long long t0[FAIR_MAX], used[FAIR_MAX], total = 0, warm, end;
+	long long first[FAIR_MAX], second[FAIR_MAX], warm, end, end2;
+	bool change = variant->later[0];
 	pid_t pid[FAIR_MAX];
-	unsigned int i, wsum = 0;
+	unsigned int i;
 	int status;
 
 	if (_metadata->skip)
 		return;
 	warm = now_ms() + FAIR_WARMUP_MS;
 	end = warm + FAIR_MEASURE_MS;
+	/* a second window, after the change has had a warm-up of its own */
+	end2 = change ? end + FAIR_WARMUP_MS + FAIR_MEASURE_MS : end;
 	for (i = 0; i < self->n; i++) {
-		wsum += variant->weight[i];
 		pid[i] = fork();
 		ASSERT_LE(0, pid[i]);
 		if (!pid[i])
 			_exit(fair_child(self->uuid[i], variant->fill[i], warm,
-					 end));
+					 end2));
 	}
 	sleep_until(warm);
-	for (i = 0; i < self->n; i++)
-		t0[i] = eng_time_ns(self->uuid[i]);
-	sleep_until(end);
-	for (i = 0; i < self->n; i++) {
-		used[i] = eng_time_ns(self->uuid[i]) - t0[i];
-		total += used[i];
+	measure(self, end, first);
+	if (change) {
+		for (i = 0; i < self->n; i++)
+			EXPECT_EQ(0, eng_weight_set(self->uuid[i],
+						    variant->later[i]));
+		sleep_until(end + FAIR_WARMUP_MS);
+		measure(self, end2, second);
 	}
 	for (i = 0; i < self->n; i++) {
 		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
@@ -1140,15 +1187,10 @@ TEST_F(fair, shares_follow_weights)
 			       "its ring ran dry: shares mean nothing" :
 			       "could not drive its engine");
 	}
-	ASSERT_LT(0, total);
-	for (i = 0; i < self->n; i++) {
-		double want = (double)variant->weight[i] / wsum;
-		double got = (double)used[i] / total;
-
-		TH_LOG("weight %u: share %.4f, expected %.4f (%lld ns)",
-		       variant->weight[i], got, want, used[i]);
-		EXPECT_GE(got, want * (1 - FAIR_TOLERANCE));
-		EXPECT_LE(got, want * (1 + FAIR_TOLERANCE));
+	check_shares(_metadata, self->n, variant->weight, first);
+	if (change) {
+		TH_LOG("after the weights changed:");
+		check_shares(_metadata, self->n, variant->later, second);
 	}
 }
 
