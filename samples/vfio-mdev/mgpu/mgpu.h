@@ -664,12 +664,13 @@ void mgpu_regs_raise(struct mgpu_device *mgpu, u32 causes);
 /*
  * mgpu_sched.c: mgpu_sched_init() and mgpu_sched_fini() with the GPU (no
  * instance left at fini); mgpu_sched_engine_init() and
- * mgpu_sched_engine_fini() with an instance.  mgpu_sched_kick() makes an engine runnable if it
- * is not stopped (any context that may take a spinlock, mgpu->lock held or
- * not).  mgpu_sched_stop() takes an engine off the GPU and waits for its
- * slice in flight; mgpu_sched_start() undoes one stop (stops nest);
- * mgpu_sched_sync() only waits for the slice in flight (none of the three
- * with mgpu->lock held).  mgpu_engine_groups are the files of an instance.
+ * mgpu_sched_engine_fini() with an instance.  mgpu_sched_kick() makes an
+ * engine runnable if it is not stopped (any context that may take a
+ * spinlock, mgpu->lock held or not).  mgpu_sched_stop() takes an engine
+ * off the GPU and waits for its slice in flight; mgpu_sched_start() undoes
+ * one stop (stops nest); mgpu_sched_sync() only waits for the slice in
+ * flight (none of the three with mgpu->lock held).  mgpu_engine_groups
+ * are the files of an instance.
  */
 #define MGPU_WEIGHT_DEFAULT	1
 #define MGPU_WEIGHT_MAX		1000

@@ -415,9 +415,12 @@ TEST_F(iommufd, single_usage_per_iommufd)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("child step %d (12/13: the shared iommufd was %s)",
-		       WEXITSTATUS(status), WEXITSTATUS(status) == 13 ?
-		       "allowed" : "refused with another errno");
+		TH_LOG("child exit %d: %s", WEXITSTATUS(status),
+		       WEXITSTATUS(status) == 13 ? "the shared iommufd was allowed" :
+		       WEXITSTATUS(status) == 12 ?
+		       "the shared iommufd failed, not with EBUSY" :
+		       WEXITSTATUS(status) == 15 ? "its own iommufd was refused" :
+		       "could not open the cdev or /dev/iommu");
 	EXPECT_EQ(0, mgpu_remove(other, REMOVE_MS));
 }
 
