@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include "common.h"
 
@@ -721,4 +722,69 @@ int dyndbg_query(const char *query)
 	for (c = controls; *c && ret == -ENOENT; c++)
 		ret = sysfs_write(*c, query, strlen(query));
 	return ret < 0 ? ret : 0;
+}
+
+int bg_write_start(struct bg_write *b, const char *path)
+{
+	int fds[2], ret;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	b->pid = fork();
+	if (b->pid < 0) {
+		ret = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return ret;
+	}
+	if (b->pid == 0) {
+		if (dup2(fds[1], 3) != 3)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		ret = sysfs_write(path, "1", 1);
+		if (ret >= 0)
+			ret = ret == 1 ? 0 : -EMSGSIZE;
+		_exit(write(3, &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
+	}
+	close(fds[1]);
+	b->fd = fds[0];
+	return 0;
+}
+
+int bg_remove_start(struct bg_write *b, const char *uuid)
+{
+	char path[PATH_MAX];
+
+	return bg_write_start(b, mdev_path(path, uuid, "remove"));
+}
+
+int bg_write_wait(struct bg_write *b, int timeout_ms, int *ret)
+{
+	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	if (read(b->fd, ret, sizeof(*ret)) != sizeof(*ret))
+		*ret = -ECHILD;
+	waitpid(b->pid, NULL, 0);
+	close(b->fd);
+	b->fd = -1;
+	b->pid = -1;
+	return 1;
+}
+
+bool bg_write_blocked(const struct bg_write *b)
+{
+	char path[64], stat[512], *state;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", b->pid);
+	if (sysfs_read(path, stat, sizeof(stat)) < 0)
+		return false;
+	/* "pid (comm) S ...": comm may hold spaces and parentheses */
+	state = strrchr(stat, ')');
+	return state && state[1] == ' ' && state[2] == 'D';
 }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MDEV_BUS_DEVICES	"/sys/bus/mdev/devices"
 #define MDEV_BUS_DRIVERS	"/sys/bus/mdev/drivers"
@@ -117,6 +118,33 @@ struct vfio_mdev {
 int mdev_iommu_group(const char *uuid);
 int vfio_mdev_open(const char *uuid, struct vfio_mdev *v);
 void vfio_mdev_close(struct vfio_mdev *v);
+
+/*
+ * A write of "1" to a sysfs file (an instance's remove, a parent's
+ * unregistration) from a child process, as it may wait for a long time: a
+ * removal waits until every fd of the device is closed, so a process that
+ * removed an instance it had open itself would wait on itself (a thread
+ * would too, even past the process's exit: it shares the fds).  The child
+ * closes every fd it inherited, so the write completes once this process
+ * closes the device or exits.
+ */
+struct bg_write {
+	pid_t pid;
+	int fd;
+};
+
+/* Starts the write in a child: 0 or -errno. */
+int bg_write_start(struct bg_write *b, const char *path);
+/* The same for @uuid's remove file. */
+int bg_remove_start(struct bg_write *b, const char *uuid);
+/*
+ * 1 and the write's result (0 if taken whole, or -errno) in *@ret when it
+ * is done; 0 when it is not done within @timeout_ms (0: just look), the
+ * child still waiting.
+ */
+int bg_write_wait(struct bg_write *b, int timeout_ms, int *ret);
+/* Whether the child sleeps uninterruptibly (in a lock, say) right now. */
+bool bg_write_blocked(const struct bg_write *b);
 
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);

@@ -280,63 +280,15 @@ int mgpu_create(unsigned int gpu, unsigned int type, const char *uuid)
 	return mgpu_type_write(gpu, type, "create", uuid, strlen(uuid));
 }
 
-int bg_remove_start(struct bg_remove *b, const char *uuid)
-{
-	int fds[2], ret;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	b->pid = fork();
-	if (b->pid < 0) {
-		ret = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		return ret;
-	}
-	if (b->pid == 0) {
-		/*
-		 * The child must not hold the caller's device fds: the
-		 * removal would wait for the child itself to close them.
-		 */
-		if (dup2(fds[1], 3) != 3)
-			_exit(1);
-		close_range(4, ~0U, 0);
-		ret = mdev_remove(uuid);
-		_exit(write(3, &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
-	}
-	close(fds[1]);
-	b->fd = fds[0];
-	return 0;
-}
-
-int bg_remove_wait(struct bg_remove *b, int timeout_ms, int *ret)
-{
-	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
-	int n;
-
-	do {
-		n = poll(&pfd, 1, timeout_ms);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return 0;
-	if (read(b->fd, ret, sizeof(*ret)) != sizeof(*ret))
-		*ret = -ECHILD;
-	waitpid(b->pid, NULL, 0);
-	close(b->fd);
-	b->fd = -1;
-	b->pid = -1;
-	return 1;
-}
-
 int mgpu_remove(const char *uuid, int timeout_ms)
 {
-	struct bg_remove b;
+	struct bg_write b;
 	int ret;
 
 	ret = bg_remove_start(&b, uuid);
 	if (ret)
 		return ret;
-	if (!bg_remove_wait(&b, timeout_ms, &ret)) {
+	if (!bg_write_wait(&b, timeout_ms, &ret)) {
 		/* Left behind: it finishes when the device is closed. */
 		close(b.fd);
 		return -ETIMEDOUT;

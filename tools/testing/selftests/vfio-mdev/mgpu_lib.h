@@ -166,25 +166,6 @@ long mgpu_available(unsigned int gpu, unsigned int type);
 int mgpu_type_devices(unsigned int gpu, unsigned int type);
 int mgpu_create(unsigned int gpu, unsigned int type, const char *uuid);
 /*
- * A removal from a child process, which may wait for a long time: a removal
- * waits until every fd of the device is closed, so a process that removed
- * an instance it had open itself would wait on itself.  The child closes
- * every fd it inherited, so the removal completes once this process closes
- * the device or exits.  Works for any mdev instance, not only mgpu's.
- */
-struct bg_remove {
-	pid_t pid;
-	int fd;
-};
-
-/* Starts removing @uuid in a child: 0 or -errno. */
-int bg_remove_start(struct bg_remove *b, const char *uuid);
-/*
- * 1 and the removal's result (0 or -errno) in *@ret when it is done; 0 when
- * it is not done within @timeout_ms (0: just look), the child still waiting.
- */
-int bg_remove_wait(struct bg_remove *b, int timeout_ms, int *ret);
-/*
  * Removes @uuid and waits up to @timeout_ms for it: 0, -errno, or
  * -ETIMEDOUT while the removal waits for a user (the child is left behind).
  */

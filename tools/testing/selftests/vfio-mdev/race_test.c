@@ -5,7 +5,8 @@
  * slots, every loser EUSERS), for one UUID (exactly one winner, every loser
  * EEXIST) and for one instance's remove file (exactly one winner, every loser
  * ENODEV), and removals against their parents' unregistration (each
- * removal wins or gets ENODEV); the counts are exact afterwards.
+ * removal wins or gets ENODEV; in both orders made certain, an open
+ * instance holding the first back); the counts are exact afterwards.
  */
 
 #define _GNU_SOURCE
@@ -322,6 +323,136 @@ TEST_F(slots, remove_during_unregister)
 	}
 	TH_LOG("%u of %u removals won against the unregistration", won,
 	       ROUNDS * removers);
+}
+
+/* A file of test_mdev's parent device itself, which outlives its mdev_bus link. */
+static char *parent_dev_path(char *buf, unsigned int parent, const char *file)
+{
+	snprintf(buf, PATH_MAX, "/sys/devices/virtual/mdev_test/mdev_test%u/%s",
+		 parent, file);
+	return buf;
+}
+
+/* test_requests of @p/@t, read through the parent device. */
+static long requests_of(unsigned int p, unsigned int t)
+{
+	char path[PATH_MAX], file[64];
+
+	snprintf(file, sizeof(file),
+		 "mdev_supported_types/mdev_test-t%u/test_requests", t);
+	return sysfs_read_long(parent_dev_path(path, p, file));
+}
+
+/* Bounded polling (10 s) until VFIO asked for an instance of @p/@t back. */
+static bool requested_since(unsigned int p, unsigned int t, long before)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (requests_of(p, t) > before)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Bounded polling (10 s) until @b's child sleeps in the kernel uninterruptibly. */
+static bool blocks_soon(struct bg_write *b)
+{
+	int i, ret;
+
+	for (i = 0; i < 1000; i++) {
+		if (bg_write_blocked(b))
+			return true;
+		if (bg_write_wait(b, 10, &ret))
+			return false;
+	}
+	return false;
+}
+
+/*
+ * The two orders of a removal and its parent's unregistration, each made
+ * certain rather than left to timing: an open instance makes whichever
+ * started first wait in VFIO (the type's test_requests grows) while it
+ * holds the parent, and test_mdev's test_unregister file starts the other
+ * (unloading cannot: the open device pins the module).
+ *
+ * Removal first: it is past its own remove file, so nothing of sysfs keeps
+ * the instance or the parent alive; the unregistration must wait for the
+ * removal to end, and both succeed once the device is closed.
+ */
+TEST(removal_holds_off_unregistration)
+{
+	struct bg_write remover, unregister;
+	char uuid[UUID_STR_LEN], path[PATH_MAX], types[PATH_MAX];
+	struct vfio_mdev v;
+	long requests;
+	int ret;
+
+	ASSERT_EQ(0, test_module_reload(""));
+	uuid_gen(uuid);
+	ASSERT_EQ(0, mdev_create(0, 1, uuid));
+	ASSERT_EQ(0, vfio_mdev_open(uuid, &v));
+	requests = requests_of(0, 1);
+	ASSERT_LE(0, requests);
+	ASSERT_EQ(0, bg_remove_start(&remover, uuid));
+	ASSERT_TRUE(requested_since(0, 1, requests));
+	parent_dev_path(path, 0, "test_unregister");
+	ASSERT_EQ(0, bg_write_start(&unregister, path));
+	ASSERT_TRUE(blocks_soon(&unregister));
+	/* Neither has got anywhere: the types are still there. */
+	EXPECT_EQ(0, bg_write_wait(&remover, 0, &ret));
+	parent_dev_path(types, 0, "mdev_supported_types");
+	EXPECT_TRUE(path_exists(types));
+	vfio_mdev_close(&v);
+	ASSERT_EQ(1, bg_write_wait(&remover, 10000, &ret));
+	EXPECT_EQ(0, ret);
+	ASSERT_EQ(1, bg_write_wait(&unregister, 10000, &ret));
+	EXPECT_EQ(0, ret);
+	EXPECT_FALSE(mdev_exists(uuid));
+	EXPECT_FALSE(path_exists(types));
+	EXPECT_FALSE(path_exists(parent_path(types, 0)));
+	EXPECT_TRUE(path_exists(types_path(types, 1)));
+	EXPECT_EQ(-ENODEV, sysfs_write(path, "1", 1));
+	EXPECT_EQ(0, test_module_unload_wait());
+}
+
+/*
+ * Unregistration first: it waits for the first instance, which is open;
+ * the removal of a second one, whose remove file is still there, gets
+ * ENODEV at once and leaves the instance to the unregistration.
+ */
+TEST(unregistration_takes_over_removal)
+{
+	char held[UUID_STR_LEN], uuid[UUID_STR_LEN], path[PATH_MAX];
+	struct bg_write unregister;
+	struct vfio_mdev v;
+	long requests;
+	int ret;
+
+	ASSERT_EQ(0, test_module_reload(""));
+	/* Children are destroyed in the order they were added. */
+	uuid_gen(held);
+	ASSERT_EQ(0, mdev_create(0, 1, held));
+	uuid_gen(uuid);
+	ASSERT_EQ(0, mdev_create(0, 0, uuid));
+	ASSERT_EQ(0, vfio_mdev_open(held, &v));
+	requests = requests_of(0, 1);
+	ASSERT_LE(0, requests);
+	ASSERT_EQ(0, bg_write_start(&unregister,
+				    parent_dev_path(path, 0, "test_unregister")));
+	ASSERT_TRUE(requested_since(0, 1, requests));
+	EXPECT_TRUE(mdev_exists(uuid));
+	EXPECT_EQ(-ENODEV, mdev_remove(uuid));
+	EXPECT_EQ(-ENODEV, mdev_remove(uuid));
+	EXPECT_EQ(0, bg_write_wait(&unregister, 0, &ret));
+	vfio_mdev_close(&v);
+	ASSERT_EQ(1, bg_write_wait(&unregister, 10000, &ret));
+	EXPECT_EQ(0, ret);
+	EXPECT_FALSE(mdev_exists(held));
+	EXPECT_FALSE(mdev_exists(uuid));
+	EXPECT_EQ(0, mdev_count());
+	EXPECT_EQ(0, test_module_unload_wait());
 }
 
 /* Creations racing with removals of other instances of the same type. */

@@ -931,7 +931,7 @@ TEST_F_TIMEOUT(modules, unload_while_open, 120)
 TEST_F_TIMEOUT(modules, remove_while_open, 120)
 {
 	char uuid[UUID_STR_LEN];
-	struct bg_remove b = { .pid = -1, .fd = -1 };
+	struct bg_write b = { .pid = -1, .fd = -1 };
 	struct vfio_client c;
 	long requests;
 	int req, ret;
@@ -948,14 +948,14 @@ TEST_F_TIMEOUT(modules, remove_while_open, 120)
 					  req));
 	ASSERT_EQ(0, bg_remove_start(&b, uuid));
 	EXPECT_LT(0, vfio_eventfd_wait(req, 10000));
-	EXPECT_EQ(0, bg_remove_wait(&b, 0, &ret));
+	EXPECT_EQ(0, bg_write_wait(&b, 0, &ret));
 	/* Meanwhile: the device works, the UUID is taken, mgpu stays. */
 	EXPECT_EQ(MGPU_CTRL_ID_VALUE, mgpu_ctrl_get(c.device, MGPU_CTRL_ID));
 	EXPECT_EQ(-EEXIST, mgpu_create(1, MGPU_EIGHTH, uuid));
 	EXPECT_EQ(-EWOULDBLOCK, module_unload(MGPU_MODULE_NAME));
 	vfio_client_close(&c);
 	close(req);
-	ASSERT_EQ(1, bg_remove_wait(&b, 10000, &ret));
+	ASSERT_EQ(1, bg_write_wait(&b, 10000, &ret));
 	EXPECT_EQ(0, ret);
 	EXPECT_FALSE(mdev_exists(uuid));
 	EXPECT_EQ(8, mgpu_available(0, MGPU_EIGHTH));
@@ -974,10 +974,10 @@ TEST_F_TIMEOUT(modules, remove_while_open, 120)
 	for (ret = 0; ret < 1000 && type_requests(0, 1) == requests; ret++)
 		sleep_ms(10);
 	EXPECT_LT(requests, type_requests(0, 1));
-	EXPECT_EQ(0, bg_remove_wait(&b, 0, &ret));
+	EXPECT_EQ(0, bg_write_wait(&b, 0, &ret));
 	EXPECT_EQ(-EWOULDBLOCK, test_module_unload());
 	vfio_client_close(&c);
-	ASSERT_EQ(1, bg_remove_wait(&b, 10000, &ret));
+	ASSERT_EQ(1, bg_write_wait(&b, 10000, &ret));
 	EXPECT_EQ(0, ret);
 	EXPECT_FALSE(mdev_exists(uuid));
 	EXPECT_EQ(2, type_available(0, 1));

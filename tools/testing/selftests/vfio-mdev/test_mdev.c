@@ -160,6 +160,8 @@ struct test_type {
  * struct test_parent - one parent device and its types
  * @dev: the class device mdev_testK
  * @mdev_parent: registration with the core
+ * @registered: 1 while @mdev_parent is registered; the test_unregister file
+ *	and the module's exit both unregister it, and only the first may
  * @live_lock: protects &test_type.live of every type in @types: the core
  *	serializes get_available and probe, but remove runs at any time
  * @types: this parent's types; only the first nr_types are used
@@ -168,6 +170,7 @@ struct test_type {
 struct test_parent {
 	struct device dev;
 	struct mdev_parent mdev_parent;
+	atomic_t registered;
 	struct mutex live_lock;	/* protects types[].live */
 	struct test_type types[TEST_MAX_TYPES];
 	struct mdev_type *type_ptrs[TEST_MAX_TYPES];
@@ -561,6 +564,37 @@ static struct mdev_driver test_mdev_driver = {
 	},
 };
 
+/*
+ * Unregisters the parent from the core while its device stays, as a
+ * hot-unplug would, so that a test can start an unregistration while it
+ * holds an instance open (which pins the module, so unloading cannot).
+ */
+static ssize_t test_unregister_store(struct device *dev,
+				     struct device_attribute *attr,
+				     const char *buf, size_t count)
+{
+	struct test_parent *parent = container_of(dev, struct test_parent, dev);
+	bool val;
+
+	if (kstrtobool(buf, &val))
+		return -EINVAL;
+	if (!val)
+		return count;
+	if (!atomic_xchg(&parent->registered, 0))
+		return -ENODEV;
+	mdev_unregister_parent(&parent->mdev_parent);
+	return count;
+}
+
+static DEVICE_ATTR_WO(test_unregister);
+
+static struct attribute *test_parent_attrs[] = {
+	&dev_attr_test_unregister.attr,
+	NULL,
+};
+
+ATTRIBUTE_GROUPS(test_parent);
+
 /* The type names and the parent itself go with the last reference. */
 static void test_parent_release(struct device *dev)
 {
@@ -614,6 +648,7 @@ static struct test_parent *test_parent_create(unsigned int index)
 	/* From here on, put_device() frees everything. */
 	parent->dev.class = &test_class;
 	parent->dev.release = test_parent_release;
+	parent->dev.groups = test_parent_groups;
 
 	ret = dev_set_name(&parent->dev, "mdev_test%u", index);
 	if (ret)
@@ -629,6 +664,7 @@ static struct test_parent *test_parent_create(unsigned int index)
 				   nr_types);
 	if (ret)
 		goto err_del_device;
+	atomic_set(&parent->registered, 1);
 	return parent;
 
 err_del_device:
@@ -641,7 +677,8 @@ err_put_device:
 /* Removes the parent's live instances too, through the core. */
 static void test_parent_destroy(struct test_parent *parent)
 {
-	mdev_unregister_parent(&parent->mdev_parent);
+	if (atomic_xchg(&parent->registered, 0))
+		mdev_unregister_parent(&parent->mdev_parent);
 	device_unregister(&parent->dev);
 }
 
