@@ -84,6 +84,21 @@ static int stream_make_room(struct vfio_mig_stream *s, size_t chunk)
 	return 0;
 }
 
+int vfio_mig_stream_reserve(struct vfio_mig_stream *s, size_t cap)
+{
+	__u8 *bigger;
+
+	if (s->cap < cap) {
+		bigger = realloc(s->buf, cap);
+		if (!bigger)
+			return -ENOMEM;
+		s->buf = bigger;
+		s->cap = cap;
+	}
+	memset(s->buf, 0, s->cap);
+	return 0;
+}
+
 int vfio_mig_read_all(int fd, struct vfio_mig_stream *s, size_t chunk)
 {
 	ssize_t n;

@@ -45,6 +45,13 @@ struct vfio_mig_stream {
 void vfio_mig_stream_free(struct vfio_mig_stream *s);
 
 /*
+ * Makes @s hold at least @cap bytes, every page of them touched, so that a
+ * timed read into it costs what the device costs, not page faults and the
+ * copies of a growing buffer: 0 or -ENOMEM.
+ */
+int vfio_mig_stream_reserve(struct vfio_mig_stream *s, size_t cap);
+
+/*
  * Reads @fd to EOF in reads of @chunk bytes into @s (replacing what it
  * held), growing the buffer when it is full: 0 or -errno.
  */
