@@ -17,8 +17,9 @@
  * out on the way back to RUNNING.  Region accesses keep working in every
  * state, with the emulation's usual effects (config space must, per the
  * uAPI); a user that writes VRAM in STOP_COPY, which the uAPI tells it not
- * to, gets a stream whose checksums the target refuses, never a wrong
- * state taken silently.
+ * to, changes only what its own stream carries: a page copied whole goes
+ * as it was when read, and one that a read split and that changed meanwhile
+ * fails its run's check on the target.
  *
  * Memory.  Neither side holds a copy of VRAM: saving reads the pages as
  * read() asks for them, resuming writes them as write() brings them, and a
@@ -104,6 +105,7 @@ enum mgpu_save_phase {
  * @MGPU_RESUME_RECORD: a record header
  * @MGPU_RESUME_STATE: the payload of a state record
  * @MGPU_RESUME_VRAM: the payload of a VRAM record
+ * @MGPU_RESUME_RUN_CHECK: the check after a VRAM record's payload
  * @MGPU_RESUME_END: nothing: END has arrived
  */
 enum mgpu_resume_phase {
@@ -111,6 +113,7 @@ enum mgpu_resume_phase {
 	MGPU_RESUME_RECORD,
 	MGPU_RESUME_STATE,
 	MGPU_RESUME_VRAM,
+	MGPU_RESUME_RUN_CHECK,
 	MGPU_RESUME_END,
 };
 
@@ -125,6 +128,7 @@ enum mgpu_resume_phase {
  * @run_index: the first page of the VRAM record being read
  * @run_len: its payload bytes
  * @run_pos: payload bytes read
+ * @check: the check of the payload read, taken as it is copied out
  * @seq: records rendered
  * @vram_bytes: the VRAM records' payload bytes rendered
  */
@@ -137,6 +141,7 @@ struct mgpu_mig_save {
 	pgoff_t run_index;
 	size_t run_len;
 	size_t run_pos;
+	struct mgpu_run_check check;
 	u32 seq;
 	u64 vram_bytes;
 };
@@ -146,7 +151,8 @@ struct mgpu_mig_save {
  * @phase: enum mgpu_resume_phase
  * @hdr: the stream header as it arrives
  * @rec: the current record header as it arrives
- * @got: bytes of @hdr, @rec or the state payload received
+ * @run_check: the check after a VRAM payload as it arrives
+ * @got: bytes of @hdr, @rec, @run_check or the state payload received
  * @states: state records received
  * @state: their payloads, applied when RESUMING ends
  * @pos: the VRAM offset the next payload byte goes to
@@ -154,12 +160,13 @@ struct mgpu_mig_save {
  * @vram_end: the end of the last VRAM record: the next starts no lower
  * @vram_bytes: the VRAM records' payload bytes received
  * @seq: records received
- * @xxh: the data checksum of the current record so far
+ * @check: the check of the current VRAM payload so far
  */
 struct mgpu_mig_resume {
 	enum mgpu_resume_phase phase;
 	struct mgpu_stream_header hdr;
 	struct mgpu_stream_record rec;
+	struct mgpu_stream_run_check run_check;
 	size_t got;
 	unsigned int states;
 	struct mgpu_stream_state state;
@@ -168,7 +175,7 @@ struct mgpu_mig_resume {
 	u64 vram_end;
 	u64 vram_bytes;
 	u32 seq;
-	struct xxh64_state xxh;
+	struct mgpu_run_check check;
 };
 
 /**
@@ -455,16 +462,14 @@ static void mgpu_save_state(struct mgpu_device *mgpu, struct mgpu_mig_save *s)
 
 /*
  * The next VRAM record: the next run of touched pages from the cursor, at
- * most MGPU_STREAM_RUN_MAX bytes, or END when there is none.  Its checksum
- * is taken now; read() then copies the pages out without a second buffer.
+ * most MGPU_STREAM_RUN_MAX bytes, or END when there is none.  read() then
+ * copies the pages out, without a second buffer, and takes their check.
  */
 static void mgpu_save_next_run(struct mgpu_device *mgpu,
 			       struct mgpu_mig_save *s)
 {
 	pgoff_t pages = mgpu_vram_pages(mgpu);
 	pgoff_t index, n = 1;
-	struct xxh64_state xxh;
-	unsigned int i;
 
 	s->out_len = 0;
 	s->out_pos = 0;
@@ -478,26 +483,49 @@ static void mgpu_save_next_run(struct mgpu_device *mgpu,
 	       mgpu_vram_next_present(mgpu, index + n) == index + n)
 		n++;
 
-	xxh64_reset(&xxh, 0);
-	for (i = 0; i < n; i++) {
-		void *vaddr = mgpu_vram_map(mgpu, index + i);
-
-		/* pages stay until the instance is closed: never NULL here */
-		if (WARN_ON_ONCE(!vaddr)) {
-			xxh64_update(&xxh, page_address(ZERO_PAGE(0)),
-				     PAGE_SIZE);
-			continue;
-		}
-		xxh64_update(&xxh, vaddr, PAGE_SIZE);
-		mgpu_vram_unmap(mgpu, vaddr);
-	}
 	s->run_index = index;
 	s->run_len = n * PAGE_SIZE;
 	s->run_pos = 0;
+	s->check = (struct mgpu_run_check){ };
 	s->cursor = index + n;
 	s->vram_bytes += s->run_len;
 	mgpu_save_put_record(s, MGPU_REC_VRAM, s->run_len,
-			     (u64)index << PAGE_SHIFT, xxh64_digest(&xxh));
+			     (u64)index << PAGE_SHIFT, 0);
+}
+
+/* After the last payload byte of a VRAM record: its check, to be read next. */
+static void mgpu_save_put_run_check(struct mgpu_mig_save *s)
+{
+	struct mgpu_stream_run_check *check = (void *)s->out;
+
+	check->sum = cpu_to_le64(s->check.sum);
+	check->sums = cpu_to_le64(s->check.sums);
+	s->out_len = sizeof(*check);
+	s->out_pos = 0;
+}
+
+/*
+ * Copies @n bytes at @off of a run's page to user space: a whole page and
+ * its check in one pass, a piece with copy_to_user() and the page's check
+ * once its last byte is out.  Bytes copied, or -EFAULT if none.
+ */
+static ssize_t mgpu_save_copy_page(struct mgpu_run_check *check,
+				   char __user *ubuf, const void *vaddr,
+				   size_t off, size_t n)
+{
+	unsigned long left;
+	int ret;
+
+	if (n == PAGE_SIZE) {
+		ret = mgpu_run_copy_page_to_user(check, ubuf, vaddr);
+		return ret ? ret : PAGE_SIZE;
+	}
+	left = copy_to_user(ubuf, vaddr + off, n);
+	if (left == n)
+		return -EFAULT;
+	if (!left && off + n == PAGE_SIZE)
+		mgpu_run_check_page(check, vaddr);
+	return n - left;
 }
 
 /* Copies payload of the current VRAM record from its pages: bytes or -EFAULT. */
@@ -511,21 +539,27 @@ static ssize_t mgpu_save_copy_run(struct mgpu_device *mgpu,
 		pgoff_t index = s->run_index + s->run_pos / PAGE_SIZE;
 		size_t off = s->run_pos % PAGE_SIZE;
 		size_t n = min(PAGE_SIZE - off, len - done);
-		unsigned long left;
-		void *vaddr;
+		void *vaddr = mgpu_vram_map(mgpu, index);
+		ssize_t copied;
 
-		vaddr = mgpu_vram_map(mgpu, index);
-		if (vaddr) {
-			left = copy_to_user(ubuf + done, vaddr + off, n);
-			mgpu_vram_unmap(mgpu, vaddr);
+		/* pages stay until the instance is closed: never NULL here */
+		if (WARN_ON_ONCE(!vaddr)) {
+			copied = mgpu_save_copy_page(&s->check, ubuf + done,
+						     page_address(ZERO_PAGE(0)),
+						     off, n);
 		} else {
-			left = clear_user(ubuf + done, n);
+			copied = mgpu_save_copy_page(&s->check, ubuf + done,
+						     vaddr, off, n);
+			mgpu_vram_unmap(mgpu, vaddr);
 		}
-		n -= left;
-		s->run_pos += n;
-		done += n;
-		if (left)
-			return done ? done : -EFAULT;
+		if (copied < 0)
+			return done ? done : copied;
+		s->run_pos += copied;
+		done += copied;
+		if (s->run_pos == s->run_len)
+			mgpu_save_put_run_check(s);
+		if ((size_t)copied < n)
+			return done;
 		cond_resched();
 	}
 	return done;
@@ -726,7 +760,7 @@ static int mgpu_resume_check_record(struct mgpu_device *mgpu,
 
 	switch (type) {
 	case MGPU_REC_VRAM:
-		if (!len || len > MGPU_STREAM_RUN_MAX ||
+		if (rec->data_check || !len || len > MGPU_STREAM_RUN_MAX ||
 		    len % MGPU_STREAM_PAGE_SIZE ||
 		    offset % MGPU_STREAM_PAGE_SIZE || offset < r->vram_end ||
 		    offset > mgpu->vram_size || len > mgpu->vram_size - offset)
@@ -736,7 +770,7 @@ static int mgpu_resume_check_record(struct mgpu_device *mgpu,
 		r->left = len;
 		r->vram_end = offset + len;
 		r->vram_bytes += len;
-		xxh64_reset(&r->xxh, 0);
+		r->check = (struct mgpu_run_check){ };
 		r->phase = MGPU_RESUME_VRAM;
 		return 0;
 	case MGPU_REC_END:
@@ -765,9 +799,33 @@ static int mgpu_resume_check_state(struct mgpu_mig_resume *r)
 }
 
 /*
+ * Copies @n bytes from user space to @off of a VRAM page: a whole page and
+ * its check in one pass, a piece with copy_from_user() and the page's
+ * check once its last byte is in.  Bytes copied, or -EFAULT if none.
+ */
+static ssize_t mgpu_resume_copy_page(struct mgpu_run_check *check,
+				     void *vaddr, size_t off,
+				     const char __user *ubuf, size_t n)
+{
+	unsigned long left;
+	int ret;
+
+	if (n == PAGE_SIZE) {
+		ret = mgpu_run_copy_page_from_user(check, vaddr, ubuf);
+		return ret ? ret : PAGE_SIZE;
+	}
+	left = copy_from_user(vaddr + off, ubuf, n);
+	if (left == n)
+		return -EFAULT;
+	if (!left && off + n == PAGE_SIZE)
+		mgpu_run_check_page(check, vaddr);
+	return n - left;
+}
+
+/*
  * Takes up to @len payload bytes of a VRAM record straight into the pages
- * (no bounce buffer), checksumming what landed.  Bytes taken, -EFAULT,
- * -ENOMEM, or -EBADMSG when the record is complete and its checksum is wrong.
+ * (no bounce buffer), taking their check as they land.  Bytes taken,
+ * -EFAULT or -ENOMEM.
  */
 static ssize_t mgpu_resume_vram(struct mgpu_device *mgpu,
 				struct mgpu_mig_resume *r,
@@ -779,31 +837,42 @@ static ssize_t mgpu_resume_vram(struct mgpu_device *mgpu,
 		pgoff_t index = r->pos >> PAGE_SHIFT;
 		size_t off = offset_in_page(r->pos);
 		size_t n = min3(PAGE_SIZE - off, len - done, (size_t)r->left);
-		unsigned long left;
-		u8 *vaddr;
+		ssize_t copied;
+		void *vaddr;
 		int ret;
 
 		ret = mgpu_vram_touch(mgpu, index);
 		if (ret)
-			return ret;
+			return done ? done : ret;
 		vaddr = mgpu_vram_map(mgpu, index);
-		left = copy_from_user(vaddr + off, ubuf + done, n);
-		xxh64_update(&r->xxh, vaddr + off, n - left);
+		copied = mgpu_resume_copy_page(&r->check, vaddr, off,
+					       ubuf + done, n);
 		mgpu_vram_unmap(mgpu, vaddr);
-		n -= left;
-		r->pos += n;
-		r->left -= n;
-		done += n;
-		if (left)
-			return done ? done : -EFAULT;
+		if (copied < 0)
+			return done ? done : copied;
+		r->pos += copied;
+		r->left -= copied;
+		done += copied;
+		if ((size_t)copied < n)
+			return done;
 		cond_resched();
 	}
 	if (!r->left) {
-		if (xxh64_digest(&r->xxh) != le64_to_cpu(r->rec.data_check))
-			return -EBADMSG;
-		r->phase = MGPU_RESUME_RECORD;
+		r->got = 0;
+		r->phase = MGPU_RESUME_RUN_CHECK;
 	}
 	return done;
+}
+
+/* The check after a VRAM payload, complete: -EBADMSG if it does not match. */
+static int mgpu_resume_check_run(struct mgpu_mig_resume *r)
+{
+	if (le64_to_cpu(r->run_check.sum) != r->check.sum ||
+	    le64_to_cpu(r->run_check.sums) != r->check.sums)
+		return -EBADMSG;
+	r->got = 0;
+	r->phase = MGPU_RESUME_RECORD;
+	return 0;
 }
 
 /* Fills @dst (@size bytes, @r->got of them there) from user space. */
@@ -864,6 +933,13 @@ static ssize_t mgpu_resume_take(struct mgpu_mig_file *migf,
 			break;
 		case MGPU_RESUME_VRAM:
 			n = mgpu_resume_vram(mgpu, r, ubuf + done, len - done);
+			break;
+		case MGPU_RESUME_RUN_CHECK:
+			n = mgpu_resume_gather(r, &r->run_check,
+					       sizeof(r->run_check),
+					       ubuf + done, len - done);
+			if (n > 0 && r->got == sizeof(r->run_check))
+				ret = mgpu_resume_check_run(r);
 			break;
 		default:
 			/* bytes after END */
@@ -1369,7 +1445,8 @@ static int mgpu_mig_get_data_size(struct vfio_device *vdev,
 	for (index = mgpu_vram_next_present(mgpu, 0);
 	     index < mgpu_vram_pages(mgpu);
 	     index = mgpu_vram_next_present(mgpu, index + 1)) {
-		len += sizeof(struct mgpu_stream_record) + PAGE_SIZE;
+		len += sizeof(struct mgpu_stream_record) + PAGE_SIZE +
+		       sizeof(struct mgpu_stream_run_check);
 		cond_resched();
 	}
 	*stop_copy_length = len;

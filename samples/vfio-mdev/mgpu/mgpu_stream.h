@@ -14,7 +14,8 @@
  * can always tell a stream it cannot parse.
  *
  * A stream is a header, then records, each a struct mgpu_stream_record and
- * its payload, in this order:
+ * its payload (a VRAM record's payload is followed by its check, struct
+ * mgpu_stream_run_check), in this order:
  *
  *   CONFIG    config space and the BAR values as the guest wrote them
  *   REGS      the register BAR: dispi, VGA bytes, ENDIAN, IRQ_STATUS,
@@ -33,8 +34,10 @@
  * no more than one record header of buffer however large the VRAM: the
  * header checksum covers the header, the data checksum the payload, the
  * sequence number catches a lost or repeated record.  The checksums are
- * xxh64 (seed 0) of lib/xxhash.c, a portable 64-bit hash that runs faster
- * than memcpy: the record header keeps its low 32 bits.
+ * xxh64 (seed 0) of lib/xxhash.c, a portable 64-bit hash (the record
+ * header keeps its low 32 bits), except for VRAM payloads: their check is
+ * taken while they are copied (mgpu_run_check.c), so it follows the
+ * payload, and the record header's data_check is 0.
  *
  * Documentation/driver-api/mgpu.rst has the same as tables.
  */
@@ -54,7 +57,7 @@
 #define MGPU_STREAM_MAGIC	"MGPUMIG"	/* and its NUL: 8 bytes */
 #define MGPU_STREAM_MAGIC_LEN	8
 /* The layout described here. */
-#define MGPU_STREAM_FORMAT	2
+#define MGPU_STREAM_FORMAT	3
 /* The unit of VRAM offsets and lengths in the stream, whatever the host's. */
 #define MGPU_STREAM_PAGE_SIZE	4096
 /* The largest VRAM record payload. */
@@ -89,7 +92,8 @@ struct mgpu_stream_header {
  * @MGPU_REC_IRQ: struct mgpu_stream_irq
  * @MGPU_REC_DISPLAY: struct mgpu_stream_display
  * @MGPU_REC_ENGINE: struct mgpu_engine_state
- * @MGPU_REC_VRAM: VRAM contents at &mgpu_stream_record.offset
+ * @MGPU_REC_VRAM: VRAM contents at &mgpu_stream_record.offset, then their
+ *	struct mgpu_stream_run_check
  * @MGPU_REC_END: the end of the stream
  * @MGPU_REC_TYPES: one more than the last
  *
@@ -111,10 +115,12 @@ enum mgpu_stream_record_type {
 /**
  * struct mgpu_stream_record - the header of a record
  * @type: its enum mgpu_stream_record_type
- * @length: bytes of payload that follow
+ * @length: bytes of payload that follow (for VRAM, not counting the
+ *	struct mgpu_stream_run_check after them)
  * @offset: VRAM: the byte offset in BAR0 of the payload; END: the sum of
  *	the VRAM records' lengths; others: 0
- * @data_check: xxh64 of the payload (0 bytes for END)
+ * @data_check: xxh64 of the payload; 0 for VRAM (its check follows the
+ *	payload) and END (no payload)
  * @seq: the number of records before this one
  * @head_check: the low 32 bits of xxh64 of the bytes of the record header
  *	before it
@@ -127,6 +133,32 @@ struct mgpu_stream_record {
 	__le32 seq;
 	__le32 head_check;
 } __packed;
+
+/**
+ * struct mgpu_stream_run_check - what follows the payload of a VRAM record
+ * @sum: the sum of the payload's 64-bit little-endian words, mod 2^64
+ * @sums: the sum, mod 2^64, of the running sums after each word
+ */
+struct mgpu_stream_run_check {
+	__le64 sum;
+	__le64 sums;
+} __packed;
+
+/**
+ * struct mgpu_run_check - a VRAM run's check as it is taken
+ * @sum: &mgpu_stream_run_check.sum so far
+ * @sums: &mgpu_stream_run_check.sums so far
+ */
+struct mgpu_run_check {
+	u64 sum;
+	u64 sums;
+};
+
+void mgpu_run_check_page(struct mgpu_run_check *check, const void *page);
+int mgpu_run_copy_page_to_user(struct mgpu_run_check *check,
+			       void __user *ubuf, const void *page);
+int mgpu_run_copy_page_from_user(struct mgpu_run_check *check, void *page,
+				 const void __user *ubuf);
 
 /**
  * struct mgpu_stream_config - MGPU_REC_CONFIG
@@ -180,6 +212,7 @@ struct mgpu_stream_display {
 
 static_assert(sizeof(struct mgpu_stream_header) == 64);
 static_assert(sizeof(struct mgpu_stream_record) == 32);
+static_assert(sizeof(struct mgpu_stream_run_check) == 16);
 static_assert(sizeof(struct mgpu_stream_config) == 280);
 static_assert(sizeof(struct mgpu_stream_regs) == 70);
 static_assert(sizeof(struct mgpu_stream_irq) == 8);

@@ -81,7 +81,8 @@
 /* No VRAM: the state records and END. */
 #define STREAM_MIN	(STATE_END + REC_LEN)
 /* VRAM record @n of a stream whose runs before it are all full. */
-#define VREC(n)		(STATE_END + (n) * (REC_LEN + MGPU_ST_RUN_MAX))
+#define RUN_CHECK	MGPU_ST_RUN_CHECK_LEN
+#define VREC(n)		(STATE_END + (n) * (REC_LEN + MGPU_ST_RUN_MAX + RUN_CHECK))
 
 #define REGS_DISPI(i)	(REGS_AT + 2 * (i))
 #define REGS_VGA	(REGS_AT + 22)
@@ -577,18 +578,29 @@ static const struct {
 	{ REC_ENGINE, ENGINE_LEN },
 };
 
-/* Each record's head and data checks, and its sequence number @seq. */
+/*
+ * Each record's head and data checks (a VRAM run's after its payload, its
+ * data_check 0), and its sequence number @seq.
+ */
 static bool rec_checks_ok(const __u8 *s, size_t at, unsigned int seq)
 {
 	const __u8 *r = s + at;
 	__u32 len = get_le(r + MGPU_ST_REC_LENGTH, 4);
+	__u64 type = get_le(r + MGPU_ST_REC_TYPE, 4);
+	__u8 check[RUN_CHECK];
 
-	return get_le(r + MGPU_ST_REC_SEQ, 4) == seq &&
-	       get_le(r + MGPU_ST_REC_HEAD_CHECK, 4) ==
-			(__u32)mig_xxh64(r, MGPU_ST_REC_HEAD_CHECK, 0) &&
-	       (get_le(r + MGPU_ST_REC_TYPE, 4) == MGPU_ST_END ||
-		get_le(r + MGPU_ST_REC_DATA_CHECK, 8) ==
-			mig_xxh64(r + REC_LEN, len, 0));
+	if (get_le(r + MGPU_ST_REC_SEQ, 4) != seq ||
+	    get_le(r + MGPU_ST_REC_HEAD_CHECK, 4) !=
+			(__u32)mig_xxh64(r, MGPU_ST_REC_HEAD_CHECK, 0))
+		return false;
+	if (type == MGPU_ST_END)
+		return true;
+	if (type != MGPU_ST_VRAM)
+		return get_le(r + MGPU_ST_REC_DATA_CHECK, 8) ==
+		       mig_xxh64(r + REC_LEN, len, 0);
+	mgpu_run_check(r + REC_LEN, len, check);
+	return !get_le(r + MGPU_ST_REC_DATA_CHECK, 8) &&
+	       !memcmp(r + REC_LEN + len, check, RUN_CHECK);
 }
 
 /* An instance nobody touched: the header, the state records and END. */
@@ -695,7 +707,8 @@ TEST_F_TIMEOUT(pair, sparse_vram, 120)
 	EXPECT_EQ(1 * MIB, sent);
 	EXPECT_EQ(5U, runs);
 	EXPECT_EQ(256 * MIB, last);
-	EXPECT_EQ(STATE_END + 5 * REC_LEN + 1 * MIB + REC_LEN, s.len);
+	EXPECT_EQ(STATE_END + 5 * (REC_LEN + RUN_CHECK) + 1 * MIB + REC_LEN,
+		  s.len);
 
 	ASSERT_EQ(0, inst_open(dst));
 	EXPECT_EQ(0, resume(dst->dev, s.buf, s.len, 1 << 20, &werr));
@@ -1394,6 +1407,8 @@ static const struct bad_case bad_cases[] = {
 	  -ENODATA },
 	{ "state only", TRUNC, STATE_END, 0, false, 0, false, 0, -ENODATA },
 	{ "in a run", TRUNC, VREC(3) + 100, 0, false, 0, true, 0, -ENODATA },
+	{ "in a run check", TRUNC, VREC(1) + REC_LEN + MGPU_ST_RUN_MAX + 8, 0,
+	  false, 0, true, 0, -ENODATA },
 	{ "no END", TRUNC, END_REC, 0, false, 0, true, 0, -ENODATA },
 	{ "last byte", TRUNC, -1, 0, false, 0, true, 0, -ENODATA },
 	/* too long: refused by the write that brings it */
@@ -1405,7 +1420,9 @@ static const struct bad_case bad_cases[] = {
 	  -EINVAL },
 	{ "format 1", PUT32, MGPU_ST_HDR_FORMAT, 1, true, 0, false, -EINVAL,
 	  -EINVAL },
-	{ "format 3", PUT32, MGPU_ST_HDR_FORMAT, 3, true, 0, false, -EINVAL,
+	{ "format 2", PUT32, MGPU_ST_HDR_FORMAT, 2, true, 0, false, -EINVAL,
+	  -EINVAL },
+	{ "format 4", PUT32, MGPU_ST_HDR_FORMAT, 4, true, 0, false, -EINVAL,
 	  -EINVAL },
 	{ "header check", FLIP, MGPU_ST_HDR_CHECK, 0, false, 0, false,
 	  -EBADMSG, -EBADMSG },
@@ -1442,6 +1459,10 @@ static const struct bad_case bad_cases[] = {
 	  -EBADMSG, -EBADMSG },
 	{ "last page", FLIP, LAST_RUN + REC_LEN + PAGE - 1, 0, false, 0, true,
 	  -EBADMSG, -EBADMSG },
+	{ "run check sum", FLIP, VREC(1) + REC_LEN + MGPU_ST_RUN_MAX + 3, 0,
+	  false, 0, true, -EBADMSG, -EBADMSG },
+	{ "run check sums", FLIP, LAST_RUN + REC_LEN + PAGE + 8, 0, false, 0,
+	  true, -EBADMSG, -EBADMSG },
 	{ "END check", FLIP, -1, 0, false, 0, true, -EBADMSG, -EBADMSG },
 	/* with correct checks: the structure */
 	{ "sequence", PUT32, REC_REGS + MGPU_ST_REC_SEQ, 7, true, REC_REGS,
@@ -1458,6 +1479,8 @@ static const struct bad_case bad_cases[] = {
 	  VREC(0), false, -EINVAL, -EINVAL },
 	{ "run of 0", PUT32, VREC(0) + 4, 0, true, VREC(0), false, -EINVAL,
 	  -EINVAL },
+	{ "run data_check", PUT64, VREC(0) + MGPU_ST_REC_DATA_CHECK, 1, true,
+	  VREC(0), false, -EINVAL, -EINVAL },
 	{ "run not in pages", PUT32, VREC(0) + 4, MGPU_ST_RUN_MAX - 1, true,
 	  VREC(0), false, -EINVAL, -EINVAL },
 	{ "run unaligned", PUT64, VREC(0) + 8, 1, true, VREC(0), false, -EINVAL,
@@ -1571,7 +1594,7 @@ TEST_F_TIMEOUT(pair, bad_streams, 600)
 	ASSERT_NE(NULL, dst);
 	save_source(_metadata, src, &src_setup, 0x1, NULL, &s);
 	/* The layout the table relies on. */
-	ASSERT_EQ((size_t)LAST_RUN + REC_LEN + PAGE + REC_LEN, s.len);
+	ASSERT_EQ((size_t)LAST_RUN + REC_LEN + PAGE + RUN_CHECK + REC_LEN, s.len);
 	ASSERT_EQ((__u64)MGPU_ST_VRAM, get_le(s.buf + LAST_RUN, 4));
 	ASSERT_EQ((__u64)PAGE, get_le(s.buf + LAST_RUN + 4, 4));
 	ASSERT_EQ(64 * MIB - PAGE, get_le(s.buf + LAST_RUN + 8, 8));
@@ -1974,8 +1997,8 @@ TEST_F_TIMEOUT(pair, throughput, 300)
 	ASSERT_EQ(0, vfio_mig_set_state(src->dev, STOP, NULL));
 	inst_close(src);
 	/* Every page, in full runs: the runs' headers are all it adds. */
-	EXPECT_EQ(STREAM_MIN + src->vram / MGPU_ST_RUN_MAX * REC_LEN + src->vram,
-		  s.len);
+	EXPECT_EQ(STREAM_MIN + src->vram / MGPU_ST_RUN_MAX * (REC_LEN + RUN_CHECK) +
+		  src->vram, s.len);
 
 	ASSERT_EQ(0, inst_open(dst));
 	t0 = now_s();

@@ -247,32 +247,55 @@ void mgpu_stream_fix_header(__u8 *buf)
 		   mig_xxh64(buf, MGPU_ST_HDR_CHECK, 0));
 }
 
+void mgpu_run_check(const __u8 *payload, size_t len, __u8 check[16])
+{
+	__u64 sum = 0, sums = 0;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		sum += mig_get_le(payload + i, 8);
+		sums += sum;
+	}
+	mig_put_le(check, 8, sum);
+	mig_put_le(check + 8, 8, sums);
+}
+
 void mgpu_stream_fix_record(__u8 *buf, size_t len, size_t at)
 {
 	__u8 *rec = buf + at;
 	size_t plen = mig_get_le(rec + MGPU_ST_REC_LENGTH, 4);
+	__u32 type = mig_get_le(rec + MGPU_ST_REC_TYPE, 4);
+	size_t room;
 
 	if (at + MGPU_ST_REC_LEN > len)
 		return;
-	if (plen > len - at - MGPU_ST_REC_LEN)
-		plen = len - at - MGPU_ST_REC_LEN;
-	if (mig_get_le(rec + MGPU_ST_REC_TYPE, 4) != MGPU_ST_END)
+	room = len - at - MGPU_ST_REC_LEN;
+	if (type == MGPU_ST_VRAM) {
+		if (plen <= room && MGPU_ST_RUN_CHECK_LEN <= room - plen)
+			mgpu_run_check(rec + MGPU_ST_REC_LEN, plen,
+				       rec + MGPU_ST_REC_LEN + plen);
+	} else if (type != MGPU_ST_END) {
 		mig_put_le(rec + MGPU_ST_REC_DATA_CHECK, 8,
-			   mig_xxh64(rec + MGPU_ST_REC_LEN, plen, 0));
+			   mig_xxh64(rec + MGPU_ST_REC_LEN,
+				     plen < room ? plen : room, 0));
+	}
 	mig_put_le(rec + MGPU_ST_REC_HEAD_CHECK, 4,
 		   mig_xxh64(rec, MGPU_ST_REC_HEAD_CHECK, 0));
 }
 
 long mgpu_stream_record(const __u8 *buf, size_t len, unsigned int n)
 {
-	size_t at = MGPU_ST_HDR_LEN;
+	size_t at = MGPU_ST_HDR_LEN, size;
 
 	for (;;) {
 		if (at + MGPU_ST_REC_LEN > len)
 			return -1;
 		if (!n--)
 			return at;
-		at += MGPU_ST_REC_LEN +
-		      mig_get_le(buf + at + MGPU_ST_REC_LENGTH, 4);
+		size = MGPU_ST_REC_LEN +
+		       mig_get_le(buf + at + MGPU_ST_REC_LENGTH, 4);
+		if (mig_get_le(buf + at + MGPU_ST_REC_TYPE, 4) == MGPU_ST_VRAM)
+			size += MGPU_ST_RUN_CHECK_LEN;
+		at += size;
 	}
 }

@@ -71,7 +71,8 @@ int vfio_mig_save(int device, struct vfio_mig_stream *s, size_t chunk,
 /*
  * The mgpu stream (samples/vfio-mdev/mgpu/mgpu_stream.h), as a client that
  * checks or damages one needs it: a 64-byte header, then records of a
- * 32-byte header and a payload.  All fields little-endian.
+ * 32-byte header and a payload; a VRAM payload is followed by its 16-byte
+ * run check.  All fields little-endian.
  */
 #define MGPU_ST_HDR_LEN		64
 #define MGPU_ST_HDR_FORMAT	8
@@ -81,7 +82,7 @@ int vfio_mig_save(int device, struct vfio_mig_stream *s, size_t chunk,
 #define MGPU_ST_HDR_VRAM	24
 #define MGPU_ST_HDR_RESERVED	32
 #define MGPU_ST_HDR_CHECK	56
-#define MGPU_ST_FORMAT		2
+#define MGPU_ST_FORMAT		3
 
 #define MGPU_ST_REC_LEN		32
 #define MGPU_ST_REC_TYPE	0
@@ -102,6 +103,11 @@ enum {
 };
 
 #define MGPU_ST_RUN_MAX		(256 * 1024)
+/* After a VRAM payload: the sum of its 64-bit words, and of the running sums. */
+#define MGPU_ST_RUN_CHECK_LEN	16
+
+/* The run check of @len bytes (a multiple of 8), as the kernel takes it. */
+void mgpu_run_check(const __u8 *payload, size_t len, __u8 check[16]);
 
 /* xxh64 with @seed, as lib/xxhash.c computes it. */
 __u64 mig_xxh64(const void *buf, size_t len, __u64 seed);
@@ -115,13 +121,15 @@ void mgpu_stream_fix_header(__u8 *buf);
 
 /*
  * Recomputes the data check (over the payload that follows, as far as
- * @len bytes of stream reach) and the head check of the record at @at.
+ * @len bytes of stream reach; for VRAM the run check after the payload,
+ * if the stream holds it) and the head check of the record at @at.
  */
 void mgpu_stream_fix_record(__u8 *buf, size_t len, size_t at);
 
 /*
  * The offset of record @n (0: the first after the header) when walking
- * the records' lengths, or -1 when the stream ends before it.
+ * the records' lengths (and the run checks), or -1 when the stream ends
+ * before it.
  */
 long mgpu_stream_record(const __u8 *buf, size_t len, unsigned int n);
 
