@@ -89,6 +89,9 @@
 #define REGS_IRQ_STATUS	(REGS_AT + 58)
 #define IRQ_INTX_MASKED	IRQ_AT
 #define IRQ_MSI_SENT	(IRQ_AT + 4)
+#define ENGINE_SUBMITTED (ENGINE_AT + 16)
+#define ENGINE_ERROR	(ENGINE_AT + 20)
+#define ENGINE_WEIGHT	(ENGINE_AT + 36)	/* 1 to 1000 */
 #define ENGINE_RESERVED	(ENGINE_AT + 40)
 
 #define put_le		mig_put_le
@@ -1526,6 +1529,15 @@ static const struct bad_case bad_cases[] = {
 	  0, -EINVAL },
 	{ "engine reserved", PUT32, ENGINE_RESERVED, 1, true, REC_ENGINE, true,
 	  0, -EINVAL },
+	/* the source's engine is idle: no ring, HEAD = submitted = 0 */
+	{ "engine error 10", PUT32, ENGINE_ERROR, MGPU_ENG_ERR_OVERFLOW + 1,
+	  true, REC_ENGINE, true, 0, -EINVAL },
+	{ "engine weight 0", PUT32, ENGINE_WEIGHT, 0, true, REC_ENGINE, true, 0,
+	  -EINVAL },
+	{ "engine weight 1001", PUT32, ENGINE_WEIGHT, 1001, true, REC_ENGINE,
+	  true, 0, -EINVAL },
+	{ "engine waits, no ring", PUT32, ENGINE_SUBMITTED, 1, true, REC_ENGINE,
+	  true, 0, -EINVAL },
 };
 
 /* A copy of @s with @c applied; NULL on ENOMEM. */
