@@ -5,14 +5,15 @@
  *
  * The check (struct mgpu_stream_run_check) is two sums over the payload's
  * 64-bit little-endian words, mod 2^64: of the words, and of the running
- * sums after each word.  A changed word changes the first; words that
- * trade places change the second.  It costs two additions a word, so it
- * is taken in the same pass as the copy: each word is loaded once, added
- * and stored, and the payload is read only once.  A hash such as xxh64 in
- * a pass of its own cost more than the copy itself (under TCG it bounded
- * save and resume at 0.2x of memcpy).  It guards against damage, as the
- * header checks do; an attacker can forge any check, which is why every
- * field of a stream is validated on its own.
+ * sums after each word.  A changed word changes the first; two words that
+ * trade places change the second, by their difference times their
+ * distance (unless that is a multiple of 2^64).  It costs two additions a
+ * word, so it is taken in the same pass as the copy: each word is loaded
+ * once, added and stored, and the payload is read only once.  A hash such
+ * as xxh64 in a pass of its own cost more than the copy itself (under TCG
+ * it bounded save and resume at 0.2x of memcpy).  It guards against
+ * damage, as the header checks do; an attacker can forge any check, which
+ * is why every field of a stream is validated on its own.
  *
  * The copies work on whole pages: a read or write that splits a page copies
  * it with copy_to_user()/copy_from_user() instead, and the page is added to
