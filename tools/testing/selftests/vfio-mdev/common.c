@@ -351,6 +351,13 @@ char *parent_path(char *buf, unsigned int parent)
 	return buf;
 }
 
+char *parent_dev_path(char *buf, unsigned int parent, const char *file)
+{
+	snprintf(buf, PATH_MAX, "/sys/devices/virtual/mdev_test/mdev_test%u/%s",
+		 parent, file);
+	return buf;
+}
+
 char *types_path(char *buf, unsigned int parent)
 {
 	snprintf(buf, PATH_MAX, MDEV_CLASS "/mdev_test%u/mdev_supported_types",
@@ -403,12 +410,31 @@ long type_available(unsigned int parent, unsigned int type)
 					 "available_instances"));
 }
 
-/* test_mdev's count of VFIO requests to instances of a type. */
+/*
+ * test_mdev's count of VFIO requests to instances of a type, read through
+ * the parent device: an unregistration waiting for an open instance has
+ * already taken the mdev_bus link away.
+ */
 long type_requests(unsigned int parent, unsigned int type)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], file[64];
 
-	return sysfs_read_long(type_path(path, parent, type, "test_requests"));
+	snprintf(file, sizeof(file),
+		 "mdev_supported_types/mdev_test-t%u/test_requests", type);
+	return sysfs_read_long(parent_dev_path(path, parent, file));
+}
+
+bool type_requested_since(unsigned int parent, unsigned int type,
+			  long before, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+
+	do {
+		if (type_requests(parent, type) > before)
+			return true;
+		sleep_ms(10);
+	} while (now_ms() < end);
+	return false;
 }
 
 int type_devices(unsigned int parent, unsigned int type)

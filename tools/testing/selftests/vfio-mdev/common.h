@@ -74,6 +74,11 @@ char *type_path(char *buf, unsigned int parent, unsigned int type,
 		const char *file);
 char *mdev_path(char *buf, const char *uuid, const char *file);
 char *parent_path(char *buf, unsigned int parent);
+/*
+ * @file of test_mdev's parent device itself, which outlives its mdev_bus
+ * link (the link goes as soon as the parent's unregistration starts).
+ */
+char *parent_dev_path(char *buf, unsigned int parent, const char *file);
 char *types_path(char *buf, unsigned int parent);
 char *type_link_path(char *buf, unsigned int parent, unsigned int type,
 		     const char *uuid);
@@ -83,6 +88,12 @@ int type_read(unsigned int parent, unsigned int type, const char *file,
 	      char *buf, size_t size);
 long type_available(unsigned int parent, unsigned int type);
 long type_requests(unsigned int parent, unsigned int type);
+/*
+ * Bounded polling (@timeout_ms) until type_requests() exceeds @before:
+ * whether it did.
+ */
+bool type_requested_since(unsigned int parent, unsigned int type,
+			  long before, int timeout_ms);
 int type_devices(unsigned int parent, unsigned int type);
 int mdev_create(unsigned int parent, unsigned int type, const char *uuid);
 int mdev_remove(const char *uuid);

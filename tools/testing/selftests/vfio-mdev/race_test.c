@@ -325,37 +325,6 @@ TEST_F(slots, remove_during_unregister)
 	       ROUNDS * removers);
 }
 
-/* A file of test_mdev's parent device itself, which outlives its mdev_bus link. */
-static char *parent_dev_path(char *buf, unsigned int parent, const char *file)
-{
-	snprintf(buf, PATH_MAX, "/sys/devices/virtual/mdev_test/mdev_test%u/%s",
-		 parent, file);
-	return buf;
-}
-
-/* test_requests of @p/@t, read through the parent device. */
-static long requests_of(unsigned int p, unsigned int t)
-{
-	char path[PATH_MAX], file[64];
-
-	snprintf(file, sizeof(file),
-		 "mdev_supported_types/mdev_test-t%u/test_requests", t);
-	return sysfs_read_long(parent_dev_path(path, p, file));
-}
-
-/* Bounded polling (10 s) until VFIO asked for an instance of @p/@t back. */
-static bool requested_since(unsigned int p, unsigned int t, long before)
-{
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		if (requests_of(p, t) > before)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
 /* Bounded polling (10 s) until @b's child sleeps in the kernel uninterruptibly. */
 static bool blocks_soon(struct bg_write *b)
 {
@@ -393,10 +362,10 @@ TEST(removal_holds_off_unregistration)
 	uuid_gen(uuid);
 	ASSERT_EQ(0, mdev_create(0, 1, uuid));
 	ASSERT_EQ(0, vfio_mdev_open(uuid, &v));
-	requests = requests_of(0, 1);
+	requests = type_requests(0, 1);
 	ASSERT_LE(0, requests);
 	ASSERT_EQ(0, bg_remove_start(&remover, uuid));
-	ASSERT_TRUE(requested_since(0, 1, requests));
+	ASSERT_TRUE(type_requested_since(0, 1, requests, 10000));
 	parent_dev_path(path, 0, "test_unregister");
 	ASSERT_EQ(0, bg_write_start(&unregister, path));
 	ASSERT_TRUE(blocks_soon(&unregister));
@@ -437,11 +406,11 @@ TEST(unregistration_takes_over_removal)
 	uuid_gen(uuid);
 	ASSERT_EQ(0, mdev_create(0, 0, uuid));
 	ASSERT_EQ(0, vfio_mdev_open(held, &v));
-	requests = requests_of(0, 1);
+	requests = type_requests(0, 1);
 	ASSERT_LE(0, requests);
 	ASSERT_EQ(0, bg_write_start(&unregister,
 				    parent_dev_path(path, 0, "test_unregister")));
-	ASSERT_TRUE(requested_since(0, 1, requests));
+	ASSERT_TRUE(type_requested_since(0, 1, requests, 10000));
 	EXPECT_TRUE(mdev_exists(uuid));
 	EXPECT_EQ(-ENODEV, mdev_remove(uuid));
 	EXPECT_EQ(-ENODEV, mdev_remove(uuid));

@@ -133,25 +133,6 @@ static bool wait_flag(int *flag, int timeout_ms)
 	return true;
 }
 
-/*
- * type_requests() of the instance's type as soon as the driver's request
- * callback has been called, or after @timeout_ms: a removal that called it
- * is waiting for the device to be closed.
- */
-static long wait_request(int timeout_ms)
-{
-	long long end = now_ms() + timeout_ms;
-	long requests;
-
-	do {
-		requests = type_requests(0, 1);
-		if (requests >= 1)
-			break;
-		usleep(10000);
-	} while (now_ms() < end);
-	return requests;
-}
-
 /* Removing an open instance waits for its user to let go. */
 TEST_F_TIMEOUT(vfio, remove_blocks_while_open, 90)
 {
@@ -168,7 +149,7 @@ TEST_F_TIMEOUT(vfio, remove_blocks_while_open, 90)
 	 * are gone from here on: the driver core removes the driver's
 	 * dev_groups before it calls the driver's remove, which waits.)
 	 */
-	EXPECT_LE(1, wait_request(10000));
+	EXPECT_TRUE(type_requested_since(0, 1, 0, 10000));
 
 	/* The write stays blocked while the device is open. */
 	usleep(1000000);
@@ -201,7 +182,7 @@ TEST_F_TIMEOUT(vfio, uuid_busy_while_removing, 90)
 
 	ASSERT_EQ(0, vfio_mdev_open(self->uuid, &self->v));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));
-	ASSERT_LE(1, wait_request(10000));
+	ASSERT_TRUE(type_requested_since(0, 1, 0, 10000));
 
 	EXPECT_EQ(-EEXIST, mdev_create(0, 1, self->uuid));
 	EXPECT_EQ(-EEXIST, mdev_create(1, 0, self->uuid));
@@ -260,7 +241,7 @@ TEST_F_TIMEOUT(vfio, parent_usable_while_removing, 90)
 	uuid_gen(b.uuid);
 	ASSERT_EQ(0, vfio_mdev_open(self->uuid, &self->v));
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));
-	ASSERT_LE(1, wait_request(10000));
+	ASSERT_TRUE(type_requested_since(0, 1, 0, 10000));
 
 	ASSERT_EQ(0, pthread_create(&thread2, NULL, bystander_thread, &b));
 	EXPECT_TRUE(wait_flag(&b.done, 5000))
